@@ -1,0 +1,115 @@
+"""`snowload load …` and `snowload demo`. Progress goes to stderr; results to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .env import PROGRESS_MODES
+from .errors import LoadError, describe
+from .result import LoadResult
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(files=args.files, workers=args.workers, progress=args.progress)
+        return _load(args)
+    except LoadError as exc:
+        print(f"snowload: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("snowload: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _load(args: argparse.Namespace) -> int:
+    from .loader import Loader
+
+    try:
+        conn = _connect(args)
+    except Exception as exc:
+        print(f"snowload: cannot connect: {describe(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        loader = Loader(
+            conn,
+            args.table,
+            workers=args.workers,
+            progress=args.progress,
+            create_table=args.create_table,
+            force=args.force,
+        )
+        result = loader.load(args.paths)
+    finally:
+        conn.close()
+    sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n" if args.json else _table(result))
+    if result.cancelled:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _connect(args: argparse.Namespace) -> Any:
+    if args.local:
+        from .local import connect_local
+
+        return connect_local(db_path=args.local_db)
+    import snowflake.connector
+
+    if args.connection:
+        return snowflake.connector.connect(connection_name=args.connection)
+    return snowflake.connector.connect()
+
+
+def _table(result: LoadResult) -> str:
+    width = max([len(f.path) for f in result.files] + [4])
+    lines = [f"{'file':<{width}}  {'status':<9} {'rows':>12} {'seconds':>8}  error"]
+    for f in result.files:
+        lines.append(
+            f"{f.path:<{width}}  {f.status:<9} {f.rows_loaded:>12,} {f.seconds:>8.2f}  {f.error or ''}".rstrip()
+        )
+    lines.append(result.summary())
+    return "\n".join(lines) + "\n"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snowload", description="Load local files into Snowflake, fast.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    load = commands.add_parser("load", help="load CSV and Parquet files into a table")
+    load.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or glob patterns")
+    load.add_argument("--table", required=True, help="NAME, SCHEMA.NAME or DB.SCHEMA.NAME")
+    load.add_argument("--workers", type=_positive, default=4, help="files loaded at once (default 4)")
+    where = load.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="use the embedded Snowflake (fakesnow)")
+    where.add_argument("--connection", metavar="NAME", help="a connection from the connector's connections.toml")
+    load.add_argument("--local-db", metavar="PATH", help="with --local: keep its databases in this folder")
+    load.add_argument("--create-table", action="store_true", help="create the table from the first file")
+    load.add_argument("--force", action="store_true", help="load files again even if already loaded")
+    load.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
+    load.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+    demo = commands.add_parser("demo", help="generate a dozen CSV files and load them into the embedded server")
+    demo.add_argument("--files", type=_positive, default=12)
+    demo.add_argument("--workers", type=_positive, default=4)
+    demo.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

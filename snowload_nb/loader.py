@@ -1,0 +1,178 @@
+"""`Loader`: many files, a thread pool, one progress model, one view, and a result at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from . import sql
+from .compress import DEFAULT_LEVEL, level_range
+from .env import resolve_progress, validate_progress
+from .errors import LoadError, describe
+from .model import FileState, ProgressModel
+from .pipeline import LoadPlan, load_file
+from .result import LoadResult
+from .schema import infer_columns
+from .sessions import SessionPool
+from .sources import InputProblem, SourceFile, expand
+from .sql import QualifiedName
+from .views import View, make_view
+from .views.refresher import Refresher
+
+
+class Loader:
+    """Loads local CSV and Parquet files into one Snowflake table, `workers` files at a time.
+
+    `conn` is any `snowflake.connector` connection (or one from `connect_local()`); `connect`,
+    a zero-argument factory, gives every worker a session of its own instead of sharing `conn`.
+    """
+
+    def __init__(
+        self,
+        conn: Any,
+        table: str,
+        *,
+        workers: int = 4,
+        progress: str = "auto",
+        create_table: bool = False,
+        connect: Callable[[], Any] | None = None,
+        compression_level: int = DEFAULT_LEVEL,
+        force: bool = False,
+    ) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, not {workers!r}")
+        if compression_level not in level_range():
+            raise ValueError(f"compression_level must be in {level_range()}, not {compression_level!r}")
+        if connect is not None and not callable(connect):
+            raise ValueError("connect must be a zero-argument callable that opens a connection")
+        self.conn = conn
+        self.table = QualifiedName.parse(table)
+        self.workers = workers
+        self.progress = validate_progress(progress)
+        self.create_table = create_table
+        self.connect = connect
+        self.compression_level = compression_level
+        self.force = force
+        self.last_result: LoadResult | None = None
+
+    def __repr__(self) -> str:
+        return f"Loader(table={str(self.table)!r}, workers={self.workers}, progress={self.progress!r})"
+
+    def load(self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> LoadResult:
+        """Load files, globs and folders; block until done. Interrupt cancels and returns what loaded."""
+        entries = expand(paths)
+        model = ProgressModel(str(self.table), self.workers)
+        indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
+        sources = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
+        if sources:
+            self._prepare_target([s for _, s in sources])
+        view = make_view(resolve_progress(self.progress), self.workers)
+        model.start()
+        for i, e in indexed:
+            if isinstance(e, InputProblem):
+                model.finish(i, FileState.FAILED, error=e.reason)
+        cancelled = False
+        try:
+            cancelled = self._run(model, view, sources)
+        finally:
+            model.end(cancelled=cancelled)
+            final = model.snapshot()
+            view.close(final)
+        result = LoadResult.build(str(self.table), model.files(), final.elapsed, final.state)
+        self.last_result = result
+        return result
+
+    def _run(self, model: ProgressModel, view: View, sources: list[tuple[int, SourceFile]]) -> bool:
+        """Run the pool with the refresher drawing; True if the user interrupted."""
+        cancel = threading.Event()
+        refresher = Refresher(model, view).start()
+        try:
+            if not sources:
+                return False
+            with _private_workdir() as workdir, contextlib.closing(self._sessions()) as sessions:
+                plan = LoadPlan(
+                    table=self.table,
+                    stage=self.table.sibling(sql.STAGE_NAME),
+                    workdir=workdir,
+                    compression_level=self.compression_level,
+                    force=self.force,
+                )
+                executor = ThreadPoolExecutor(self.workers, thread_name_prefix="snowload-worker")
+                futures: list[Future[None]] = [
+                    executor.submit(load_file, i, source, plan, model, sessions, cancel) for i, source in sources
+                ]
+                try:
+                    wait(futures)
+                except KeyboardInterrupt:
+                    cancel.set()
+                finally:
+                    _shutdown(executor, cancel)
+                for i, _ in sources:
+                    if model.state_of(i) is FileState.QUEUED:
+                        model.finish(i, FileState.CANCELLED, error="not started: the load was cancelled")
+            return cancel.is_set()
+        finally:
+            refresher.stop()
+
+    def _sessions(self) -> SessionPool:
+        return SessionPool(self.conn, self.workers, factory=self.connect)
+
+    def _prepare_target(self, sources: list[SourceFile]) -> None:
+        """Create the stage, and the table if asked; fail early if the table is missing."""
+        stage = self.table.sibling(sql.STAGE_NAME)
+        cursor = self.conn.cursor()
+        try:
+            if self.create_table:
+                columns = infer_columns(sources[0])
+                _execute(cursor, sql.create_table(self.table, columns), f"cannot create table {self.table}")
+            else:
+                _execute(
+                    cursor,
+                    sql.probe_table(self.table),
+                    f"cannot load into {self.table} (pass create_table=True to create it from the first file)",
+                )
+            _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
+        finally:
+            cursor.close()
+
+
+def _execute(cursor: Any, statement: str, context: str) -> None:
+    try:
+        cursor.execute(statement)
+    except Exception as exc:
+        raise LoadError(f"{context}: {describe(exc)}") from None
+
+
+def _shutdown(executor: ThreadPoolExecutor, cancel: threading.Event) -> None:
+    """Wait for running files to stop; a second interrupt only hurries them, never abandons them."""
+    while True:
+        try:
+            executor.shutdown(wait=True, cancel_futures=cancel.is_set())
+            return
+        except KeyboardInterrupt:
+            cancel.set()
+
+
+@contextlib.contextmanager
+def _private_workdir() -> Iterator[Path]:
+    """A 0700 folder for compressed files, removed whatever happens."""
+    path = Path(tempfile.mkdtemp(prefix="snowload-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _display_name(entry: SourceFile | InputProblem) -> str:
+    return entry.name if isinstance(entry, SourceFile) else (Path(entry.given).name or entry.given)
+
+
+def _size(entry: SourceFile | InputProblem) -> int:
+    return entry.size if isinstance(entry, SourceFile) else 0

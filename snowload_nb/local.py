@@ -1,0 +1,187 @@
+"""The embedded Snowflake: a fakesnow server on loopback, reached by the real connector over HTTP.
+
+One server runs per process, started on first use and kept until the process ends. The server
+cannot run two statements of one session at once, so connections made here remember how to open
+more sessions: the loader gives each worker its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import threading
+import warnings
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from snowflake.connector import SnowflakeConnection
+
+DATABASE = "SNOWLOAD"
+SCHEMA = "PUBLIC"
+_QUIET = logging.CRITICAL + 1
+_NOISY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "fakesnow", "fakesnow.server")
+
+SessionFactory = Callable[[], "SnowflakeConnection"]
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded server could not be started or reached."""
+
+
+class _EmbeddedServer:
+    """A fakesnow server in a daemon thread, quiet and bound to 127.0.0.1."""
+
+    def __init__(self, db_path: Path | None) -> None:
+        self.db_path = db_path
+        self.port = _free_port()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        import fakesnow.server
+        import uvicorn
+        from fakesnow.instance import FakeSnow
+        from fakesnow.transforms import stage
+
+        _silence_server_output()
+        if self.db_path is not None:
+            # One shared instance on the files: fakesnow's per-session db_path would open the same
+            # DuckDB file twice and fail. Stage files live beside the data so that load history
+            # (keyed by staged file URL) still matches in the next process.
+            fakesnow.server.shared_fs = FakeSnow(db_path=self.db_path)
+            stage.LOCAL_BUCKET_PATH = str(self.db_path / "stage_files")
+            os.makedirs(stage.LOCAL_BUCKET_PATH, exist_ok=True)
+        else:
+            atexit.register(shutil.rmtree, stage.LOCAL_BUCKET_PATH, ignore_errors=True)
+
+        config = uvicorn.Config(
+            fakesnow.server.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="critical",
+            access_log=False,
+            log_config=None,
+        )
+        server = _announcing_server(uvicorn.Server)(config)
+        self._server = server
+        self._thread = threading.Thread(target=server.run, name="snowload-embedded-server", daemon=True)
+        self._thread.start()
+        # Either startup finishes or the thread dies trying (uvicorn exits on a bind error).
+        while not server.ready.wait(0.05):
+            if not self._thread.is_alive():
+                raise EmbeddedServerError(f"the embedded Snowflake server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        """Stop serving (tests use this to take the server away mid-load)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        return {
+            "user": "snowload",
+            "password": "embedded",
+            "account": "embedded",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "protocol": "http",
+            "database": DATABASE,
+            "schema": SCHEMA,
+            "login_timeout": 10,
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+        }
+
+
+_lock = threading.Lock()
+_server: _EmbeddedServer | None = None
+_session_factories: weakref.WeakKeyDictionary[Any, SessionFactory] = weakref.WeakKeyDictionary()
+
+
+def embedded_server(db_path: str | os.PathLike[str] | None = None) -> _EmbeddedServer:
+    """The process's embedded server, started on first use."""
+    global _server
+    wanted = Path(db_path).expanduser().resolve() if db_path is not None else None
+    with _lock:
+        if _server is not None and _server.running:
+            if wanted is not None and _server.db_path != wanted:
+                where = _server.db_path or "memory"
+                raise EmbeddedServerError(
+                    f"the embedded server of this process already keeps its data in {where}; "
+                    f"one process can serve one db_path (asked for {wanted})"
+                )
+            return _server
+        if wanted is not None:
+            wanted.mkdir(parents=True, exist_ok=True)
+        server = _EmbeddedServer(wanted)
+        server.start()
+        _server = server
+        return server
+
+
+def connect_local(db_path: str | os.PathLike[str] | None = None, **connect_kwargs: Any) -> SnowflakeConnection:
+    """A real connector connection to the embedded server, with SNOWLOAD.PUBLIC current.
+
+    `db_path` keeps the databases (and the load history) in that folder between runs; extra
+    keyword arguments go to `snowflake.connector.connect`.
+    """
+    import snowflake.connector
+
+    server = embedded_server(db_path)
+    kwargs = server.connect_kwargs() | connect_kwargs
+
+    def open_session() -> SnowflakeConnection:
+        return snowflake.connector.connect(**kwargs)
+
+    conn = open_session()
+    _session_factories[conn] = open_session
+    return conn
+
+
+def session_factory(conn: object) -> SessionFactory | None:
+    """How to open more sessions like `conn`, when it came from `connect_local`."""
+    try:
+        return _session_factories.get(conn)
+    except TypeError:  # not weak-referenceable: not one of ours
+        return None
+
+
+def _announcing_server(base: type) -> type:
+    """uvicorn's Server, plus an event set once it listens."""
+
+    class AnnouncingServer(base):  # type: ignore[misc,valid-type]
+        def __init__(self, config: Any) -> None:
+            super().__init__(config)
+            self.ready = threading.Event()
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            self.ready.set()
+
+    return AnnouncingServer
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _silence_server_output() -> None:
+    for name in _NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(_QUIET)
+        logger.propagate = False
+    # fakesnow warns on every Arrow result it makes; that is its business, not the user's.
+    warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)

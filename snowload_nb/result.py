@@ -1,0 +1,94 @@
+"""What a load returns: one `FileResult` per input, and their sum."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .model import FileSnapshot, FileState, LoadState
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+STATUSES = ("loaded", "skipped", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """How one file fared. `status` is loaded, skipped (already loaded), failed or cancelled."""
+
+    path: str
+    status: str
+    rows_loaded: int
+    bytes: int
+    seconds: float
+    error: str | None = None
+
+    @classmethod
+    def from_snapshot(cls, f: FileSnapshot) -> FileResult:
+        # A file that never ended was never started: the load was cancelled before it.
+        status = f.state.value if f.state.terminal else FileState.CANCELLED.value
+        return cls(f.path, status, f.rows, f.size, round(f.elapsed, 3), f.error)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The outcome of `Loader.load`: `ok` only if every file loaded or was already loaded."""
+
+    table: str
+    files: list[FileResult]
+    seconds: float
+    state: str  # done, failed or cancelled
+
+    @classmethod
+    def build(cls, table: str, files: Sequence[FileSnapshot], seconds: float, state: LoadState) -> LoadResult:
+        return cls(table, [FileResult.from_snapshot(f) for f in files], round(seconds, 3), state.value)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == LoadState.DONE.value and all(f.status in ("loaded", "skipped") for f in self.files)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.state == LoadState.CANCELLED.value
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    def summary(self) -> str:
+        """One line: what happened, for a terminal, a log or a notebook."""
+        parts = [f"{self.count('loaded')} loaded"]
+        parts += [f"{self.count(s)} {s}" for s in ("skipped", "failed", "cancelled") if self.count(s)]
+        outcome = {"done": "Loaded", "failed": "Loaded with failures", "cancelled": "Cancelled"}[self.state]
+        return (
+            f"{outcome}: {self.rows_loaded:,} rows into {self.table} from {len(self.files)} files "
+            f"({', '.join(parts)}) in {self.seconds:.1f} s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "ok": self.ok,
+            "state": self.state,
+            "rows_loaded": self.rows_loaded,
+            "seconds": self.seconds,
+            "files": [asdict(f) for f in self.files],
+        }
+
+    def to_pandas(self) -> pd.DataFrame:
+        import pandas as pd
+
+        columns = ["path", "status", "rows_loaded", "bytes", "seconds", "error"]
+        return pd.DataFrame([asdict(f) for f in self.files], columns=columns)
+
+    def __repr__(self) -> str:
+        return f"<LoadResult {self.summary()}>"

@@ -1,0 +1,44 @@
+"""Views draw snapshots of the progress model: a widget, terminal bars, log lines, or nothing."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..model import Snapshot
+
+
+class View(Protocol):
+    """Drawn by the refresher thread every `refresh_interval` s, then closed on the calling thread."""
+
+    refresh_interval: float
+
+    def draw(self, snapshot: Snapshot) -> None: ...
+
+    def close(self, snapshot: Snapshot) -> None: ...
+
+
+class NullView:
+    """progress="none": nothing drawn, nothing printed."""
+
+    refresh_interval = 3600.0
+
+    def draw(self, snapshot: Snapshot) -> None:
+        pass
+
+    def close(self, snapshot: Snapshot) -> None:
+        pass
+
+
+def make_view(mode: str, workers: int) -> View:
+    """The view for a resolved mode (see `env.resolve_progress`), built on the calling thread."""
+    if mode in ("tqdm", "widget"):  # the widget view arrives with the notebook work
+        from .terminal import TerminalView
+
+        return TerminalView(workers)
+    if mode == "log":
+        from .log import LogView
+
+        return LogView()
+    if mode == "none":
+        return NullView()
+    raise ValueError(f"no view for progress mode {mode!r}")
