@@ -79,9 +79,10 @@ def run_demo(files: int = len(DEMO_SIZES), workers: int = 4, progress: str = "au
     out = out or sys.stdout
     sizes = [DEMO_SIZES[i % len(DEMO_SIZES)] for i in range(files)]
     with tempfile.TemporaryDirectory(prefix="snowload-demo-") as folder:
-        out.write(f"Generating {files} CSV files ({sum(sizes) / 1e6:,.0f} MB) in {folder} ...\n")
-        out.flush()
         generated = generate_files(Path(folder), sizes)
+        total = sum(g.path.stat().st_size for g in generated)
+        out.write(f"Generated {files} CSV files ({total / 1e6:,.1f} MB) in {folder}\n")
+        out.flush()
         conn = connect_local()
         table = sql.QualifiedName.parse("DEMO_EVENTS")
         conn.cursor().execute(sql.create_table(table, DEMO_COLUMNS))

@@ -118,6 +118,7 @@ class FileSnapshot:
     rows: int
     elapsed: float
     rate: float  # source bytes per second in the current phase
+    phase_elapsed: float  # seconds since the current phase began
     error: str | None
 
     @property
@@ -419,5 +420,6 @@ class ProgressModel:
             rows=f.rows,
             elapsed=0.0 if f.started is None else end - f.started,
             rate=phase_done / in_phase if in_phase > 0 else 0.0,
+            phase_elapsed=in_phase,
             error=f.error,
         )

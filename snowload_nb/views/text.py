@@ -56,6 +56,9 @@ def status_word(state: FileState) -> str:
 
 
 def file_progress(f: FileSnapshot) -> str:
+    if f.phase_bytes_done == 0 and f.phase is not Phase.COMPRESS:
+        # an upload or a COPY of one piece reports nothing until it ends: say how long it has run
+        return f"{size(f.size)} · {f.phase_elapsed:.1f} s"
     return f"{size(f.phase_bytes_done)}/{size(f.size)} · {rate(f.rate)}"
 
 

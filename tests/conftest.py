@@ -1,0 +1,68 @@
+"""Shared fixtures: one embedded server per test process, fresh tables, generated files."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+import snowload_nb as sl
+from snowload_nb import sql
+from snowload_nb.demo import DEMO_COLUMNS, GeneratedFile, generate_files
+
+VENV_BIN = Path(sys.executable).parent
+_table_numbers = itertools.count(1)
+
+# tiny, header-only, mid-sized and tens of MB, in an order that mixes them
+MIXED_SIZES = (3_000, 0, 200_000, 24_000_000, 40, 1_500_000, 0, 8_000_000, 60_000, 3_000_000)
+
+
+@pytest.fixture(scope="session")
+def conn():
+    return sl.connect_local()
+
+
+@pytest.fixture
+def table(conn) -> str:
+    """A new, empty table with the generated files' columns."""
+    name = f"T{next(_table_numbers)}_{os.getpid()}"
+    conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(name), DEMO_COLUMNS))
+    return name
+
+
+@pytest.fixture(scope="session")
+def mixed_files(tmp_path_factory) -> list[GeneratedFile]:
+    return generate_files(tmp_path_factory.mktemp("mixed"), MIXED_SIZES)
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch) -> Path:
+    """Where the loader makes its temporary folder during this test, to check it is gone after."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def table_facts(conn, table: str) -> tuple[int, int, int]:
+    """(rows, distinct ids, sum of ids) in `table`."""
+    name = sql.QualifiedName.parse(table).sql
+    count, distinct, total = (
+        conn.cursor().execute(f'SELECT COUNT(*), COUNT(DISTINCT "ID"), SUM("ID") FROM {name}').fetchone()
+    )
+    return int(count), int(distinct), int(total or 0)
+
+
+def expected_facts(files: list[GeneratedFile]) -> tuple[int, int, int]:
+    rows = sum(f.rows for f in files)
+    return rows, rows, sum(f.id_sum for f in files)
+
+
+def leftover_threads() -> list[threading.Thread]:
+    """Non-daemon threads besides the main one: what would keep a process from exiting."""
+    return [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
