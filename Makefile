@@ -22,8 +22,8 @@ demo: $(VENV)/.installed-local
 	$(BIN)/snowload demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check snowload_nb tests benchmarks
-	$(BIN)/ruff format --check snowload_nb tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest
