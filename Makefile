@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# A second environment with ipykernel 6: the kernel tests run the widget under both 6 and 7.
+KERNEL6 ?= .venv-ipykernel6
 
 .PHONY: demo test lint bench clean
 
@@ -18,6 +20,12 @@ $(VENV)/.installed-test: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[local,test]'
 	touch $@ $(VENV)/.installed-local
 
+$(KERNEL6)/.installed: pyproject.toml
+	test -x $(KERNEL6)/bin/python || $(PYTHON) -m venv $(KERNEL6)
+	$(KERNEL6)/bin/python -m pip install --quiet --upgrade pip
+	$(KERNEL6)/bin/python -m pip install --quiet -e '.[local]' 'ipykernel>=6.29,<7'
+	touch $@
+
 demo: $(VENV)/.installed-local
 	$(BIN)/snowload demo
 
@@ -25,11 +33,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(VENV)/.installed-test lint
+test: $(VENV)/.installed-test $(KERNEL6)/.installed lint
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_load.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(KERNEL6) .pytest_cache .ruff_cache .hypothesis

@@ -5,10 +5,22 @@ conn = sl.connect_local()                  # or any snowflake.connector connecti
 result = sl.Loader(conn, table="EVENTS", workers=4).load(["data/*.csv"])
 """
 
+from typing import Any
+
 from .errors import LoadError
+from .job import LoadJob
 from .loader import Loader
 from .local import connect_local
 from .result import FileResult, LoadResult
 
-__all__ = ["FileResult", "LoadError", "LoadResult", "Loader", "connect_local"]
+__all__ = ["FileResult", "LoadError", "LoadJob", "LoadResult", "Loader", "connect_local"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext snowload_nb` registers the `%snowload` line magic."""
+    from .magic import load_ipython_extension as register
+
+    register(ipython)
+
+
 __version__ = "0.1.0"

@@ -35,7 +35,7 @@ def _load(args: argparse.Namespace) -> int:
     from .loader import Loader
 
     try:
-        conn = _connect(args)
+        conn = connect(args)
     except Exception as exc:
         print(f"snowload: cannot connect: {describe(exc)}", file=sys.stderr)
         return EXIT_FAILED
@@ -57,7 +57,8 @@ def _load(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _connect(args: argparse.Namespace) -> Any:
+def connect(args: argparse.Namespace) -> Any:
+    """The connection the load arguments ask for: embedded, named, or the connector's default."""
     if args.local:
         from .local import connect_local
 
@@ -91,7 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snowload", description="Load local files into Snowflake, fast.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    load = commands.add_parser("load", help="load CSV and Parquet files into a table")
+    add_load_arguments(commands.add_parser("load", help="load CSV and Parquet files into a table"))
+
+    demo = commands.add_parser("demo", help="generate a dozen CSV files and load them into the embedded server")
+    demo.add_argument("--files", type=_positive, default=12)
+    demo.add_argument("--workers", type=_positive, default=4)
+    demo.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
+    return parser
+
+
+def add_load_arguments(load: argparse.ArgumentParser) -> None:
+    """The arguments of `snowload load`, shared with the %snowload magic."""
     load.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or glob patterns")
     load.add_argument("--table", required=True, help="NAME, SCHEMA.NAME or DB.SCHEMA.NAME")
     load.add_argument("--workers", type=_positive, default=4, help="files loaded at once (default 4)")
@@ -103,12 +114,6 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--force", action="store_true", help="load files again even if already loaded")
     load.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
     load.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-
-    demo = commands.add_parser("demo", help="generate a dozen CSV files and load them into the embedded server")
-    demo.add_argument("--files", type=_positive, default=12)
-    demo.add_argument("--workers", type=_positive, default=4)
-    demo.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
-    return parser
 
 
 if __name__ == "__main__":

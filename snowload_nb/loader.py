@@ -16,6 +16,7 @@ from . import sql
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import LoadError, describe
+from .job import LoadJob
 from .model import FileState, ProgressModel
 from .pipeline import LoadPlan, load_file
 from .result import LoadResult
@@ -23,8 +24,10 @@ from .schema import infer_columns
 from .sessions import SessionPool
 from .sources import InputProblem, SourceFile, expand
 from .sql import QualifiedName
-from .views import View, make_view
+from .views import NullView, View, make_view
 from .views.refresher import Refresher
+
+Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
 
 
 class Loader:
@@ -65,61 +68,34 @@ class Loader:
     def __repr__(self) -> str:
         return f"Loader(table={str(self.table)!r}, workers={self.workers}, progress={self.progress!r})"
 
-    def load(self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> LoadResult:
+    def load(self, paths: Paths) -> LoadResult:
         """Load files, globs and folders; block until done. Interrupt cancels and returns what loaded."""
+        result = self._begin(paths, background=False).execute()
+        self.last_result = result
+        return result
+
+    def start(self, paths: Paths) -> LoadJob:
+        """Start loading in the background and return at once; the progress view stays live."""
+        return LoadJob(self._begin(paths, background=True), on_result=self._remember)
+
+    def _remember(self, result: LoadResult) -> None:
+        self.last_result = result
+
+    def _begin(self, paths: Paths, background: bool) -> _Run:
+        """Everything that must happen on the calling thread: inputs, target, and the view."""
         entries = expand(paths)
         model = ProgressModel(str(self.table), self.workers)
         indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
         sources = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
         if sources:
             self._prepare_target([s for _, s in sources])
-        view = make_view(resolve_progress(self.progress), self.workers)
+        run = _Run(self, model, sources)
+        run.view = make_view(resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background)
         model.start()
         for i, e in indexed:
             if isinstance(e, InputProblem):
                 model.finish(i, FileState.FAILED, error=e.reason)
-        cancelled = False
-        try:
-            cancelled = self._run(model, view, sources)
-        finally:
-            model.end(cancelled=cancelled)
-            final = model.snapshot()
-            view.close(final)
-        result = LoadResult.build(str(self.table), model.files(), final.elapsed, final.state)
-        self.last_result = result
-        return result
-
-    def _run(self, model: ProgressModel, view: View, sources: list[tuple[int, SourceFile]]) -> bool:
-        """Run the pool with the refresher drawing; True if the user interrupted."""
-        cancel = threading.Event()
-        refresher = Refresher(model, view).start()
-        try:
-            if not sources:
-                return False
-            with _private_workdir() as workdir, contextlib.closing(self._sessions()) as sessions:
-                plan = LoadPlan(
-                    table=self.table,
-                    stage=self.table.sibling(sql.STAGE_NAME),
-                    workdir=workdir,
-                    compression_level=self.compression_level,
-                    force=self.force,
-                )
-                executor = ThreadPoolExecutor(self.workers, thread_name_prefix="snowload-worker")
-                futures: list[Future[None]] = [
-                    executor.submit(load_file, i, source, plan, model, sessions, cancel) for i, source in sources
-                ]
-                try:
-                    wait(futures)
-                except KeyboardInterrupt:
-                    cancel.set()
-                finally:
-                    _shutdown(executor, cancel)
-                for i, _ in sources:
-                    if model.state_of(i) is FileState.QUEUED:
-                        model.finish(i, FileState.CANCELLED, error="not started: the load was cancelled")
-            return cancel.is_set()
-        finally:
-            refresher.stop()
+        return run
 
     def _sessions(self) -> SessionPool:
         return SessionPool(self.conn, self.workers, factory=self.connect)
@@ -141,6 +117,63 @@ class Loader:
             _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
         finally:
             cursor.close()
+
+
+class _Run:
+    """One load from its first file to its result; `execute` runs on the calling or a job thread."""
+
+    def __init__(self, loader: Loader, model: ProgressModel, sources: list[tuple[int, SourceFile]]) -> None:
+        self.loader = loader
+        self.model = model
+        self.sources = sources
+        self.view: View = NullView()
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Nothing new starts; running files stop at their next chunk."""
+        self._cancel.set()
+
+    def execute(self) -> LoadResult:
+        interrupted = False
+        try:
+            interrupted = self._pool()
+        finally:
+            self.model.end(cancelled=interrupted or self._cancel.is_set())
+            final = self.model.snapshot()
+            self.view.close(final)
+        return LoadResult.build(str(self.loader.table), self.model.files(), final.elapsed, final.state)
+
+    def _pool(self) -> bool:
+        """Run the files on the pool with the refresher drawing; True if cancelled."""
+        loader, model, cancel = self.loader, self.model, self._cancel
+        refresher = Refresher(model, self.view).start()
+        try:
+            if not self.sources:
+                return False
+            with _private_workdir() as workdir, contextlib.closing(loader._sessions()) as sessions:
+                plan = LoadPlan(
+                    table=loader.table,
+                    stage=loader.table.sibling(sql.STAGE_NAME),
+                    workdir=workdir,
+                    compression_level=loader.compression_level,
+                    force=loader.force,
+                )
+                executor = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-worker")
+                futures: list[Future[None]] = [
+                    executor.submit(load_file, i, source, plan, model, sessions, cancel) for i, source in self.sources
+                ]
+                try:
+                    wait(futures)
+                except KeyboardInterrupt:
+                    cancel.set()
+                finally:
+                    _shutdown(executor, cancel)
+                for i, _ in self.sources:
+                    if model.state_of(i) is FileState.QUEUED:
+                        model.finish(i, FileState.CANCELLED, error="not started: the load was cancelled")
+            return cancel.is_set()
+        finally:
+            refresher.stop()
 
 
 def _execute(cursor: Any, statement: str, context: str) -> None:

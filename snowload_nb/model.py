@@ -148,7 +148,7 @@ class FinishedFiles(Sequence[FileSnapshot]):
     def __getitem__(self, index: slice) -> Sequence[FileSnapshot]: ...
     def __getitem__(self, index: int | slice) -> FileSnapshot | Sequence[FileSnapshot]:
         if isinstance(index, slice):
-            return self._items[: self._count][index]
+            return [self._items[i] for i in range(self._count)[index]]
         if index < 0:
             index += self._count
         if not 0 <= index < self._count:

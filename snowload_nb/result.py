@@ -92,3 +92,9 @@ class LoadResult:
 
     def __repr__(self) -> str:
         return f"<LoadResult {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        from .views import html
+
+        rows = [html.Row(f.path, f.status, f.rows_loaded, f.seconds, f.error) for f in self.files]
+        return html.summary(self.summary(), self.state) + html.table(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from ..model import Snapshot
@@ -29,9 +30,13 @@ class NullView:
         pass
 
 
-def make_view(mode: str, workers: int) -> View:
+def make_view(mode: str, workers: int, on_cancel: Callable[[], None], background: bool = False) -> View:
     """The view for a resolved mode (see `env.resolve_progress`), built on the calling thread."""
-    if mode in ("tqdm", "widget"):  # the widget view arrives with the notebook work
+    if mode == "widget":
+        from .widget import WidgetView
+
+        return WidgetView(workers, on_cancel=on_cancel, background=background)
+    if mode == "tqdm":
         from .terminal import TerminalView
 
         return TerminalView(workers)

@@ -6,6 +6,7 @@ view fails, drawing stops and the load goes on: progress is never worth a lost l
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 
@@ -20,7 +21,10 @@ class Refresher:
         self._model = model
         self._view = view
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="snowload-refresher", daemon=True)
+        # In a copy of the starting context: on ipykernel 7 that is what ties the messages this
+        # thread sends to the cell that started the load.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run,), name="snowload-refresher", daemon=True)
 
     def start(self) -> Refresher:
         self._thread.start()

@@ -1,0 +1,110 @@
+"""The widget view drawn from snapshots, headless: no kernel, real ipywidgets objects."""
+
+from __future__ import annotations
+
+from snowload_nb.model import FileState, Phase, ProgressModel
+from snowload_nb.views.widget import WidgetView
+
+
+def _bars(view: WidgetView):
+    return [row.bar for row in view._aggregates]
+
+
+def test_file_rows_are_recycled_and_never_exceed_the_limit():
+    workers, files = 10, 200
+    cancelled = []
+    view = WidgetView(workers, on_cancel=lambda: cancelled.append(True), show=False)
+    model = ProgressModel("EVENTS", workers)
+    indices = [model.add_file(f"f{i:03d}.csv", f"/data/f{i:03d}.csv", 1000 + i) for i in range(files)]
+    model.start()
+    active: list[int] = []
+    shown_names: set[str] = set()
+    most_rows = 0
+    for i in indices:
+        model.begin(i, Phase.COMPRESS)
+        model.advance(i, Phase.COMPRESS, 500)
+        active.append(i)
+        view.draw(model.snapshot())
+        most_rows = max(most_rows, view.visible_file_rows)
+        shown_names |= {row.name.value for row in view._rows if row.box.layout.display != "none"}
+        assert view.visible_file_rows == len(active)
+        if len(active) == workers:  # the pool is full: the oldest file moves on and ends
+            done = active.pop(0)
+            for phase in (Phase.COMPRESS, Phase.UPLOAD, Phase.COPY):
+                model.begin(done, phase)
+                model.complete(done, phase)
+            if done % 50 == 7:
+                model.finish(done, FileState.FAILED, error=f"bad row in {done}")
+            elif done % 50 == 9:
+                model.finish(done, FileState.SKIPPED)
+            else:
+                model.finish(done, FileState.LOADED, rows=10)
+    for i in active:
+        model.finish(i, FileState.CANCELLED, error="cancelled before it finished")
+    model.end(cancelled=True)
+    view.close(model.snapshot())
+
+    assert view.max_file_rows == max(workers, 8)
+    assert most_rows == workers
+    assert len(shown_names) == files  # every file had a row at some point: the rows were reused
+    assert view.visible_file_rows == 0  # nothing unfinished left
+    assert "cancelled" in view._header.value
+    assert [bar.bar_style for bar in _bars(view)] == ["warning", "warning", "warning"]
+    assert view._cancel.disabled
+    results = view._finished.value
+    assert results.count("<tr>") == files + 1  # every file, plus the header row
+    assert "bad row in 57" in results
+    assert "already loaded" in results
+    assert "cancelled before it finished" in results
+
+
+def test_a_clean_load_ends_with_full_success_bars_and_the_results_table():
+    view = WidgetView(2, on_cancel=lambda: None, show=False)
+    model = ProgressModel("EVENTS", 2)
+    i = model.add_file("a.csv", "/data/a.csv", 100)
+    model.start()
+    for phase in (Phase.COMPRESS, Phase.UPLOAD, Phase.COPY):
+        model.begin(i, phase)
+        model.complete(i, phase)
+    model.finish(i, FileState.LOADED, rows=42)
+    model.end()
+    view.close(model.snapshot())
+
+    assert [(bar.value, bar.bar_style) for bar in _bars(view)] == [(1.0, "success")] * 3
+    assert "42 rows" in view._aggregates[2].detail.value
+    assert "done" in view._header.value
+    assert view._fallback_text.startswith("Done: 42 rows into EVENTS from 1 files (1 loaded)")
+    assert "<td" in view._fallback_html and "a.csv" in view._fallback_html
+
+
+def test_unchanged_values_send_nothing():
+    view = WidgetView(2, on_cancel=lambda: None, show=False)
+    model = ProgressModel("EVENTS", 2)
+    model.add_file("a.csv", "/data/a.csv", 100)
+    model.start()
+    view.draw(model.snapshot())
+    sent = []
+    for bar in _bars(view):
+        bar.observe(lambda change: sent.append(change), names="value")
+    view.draw(model.snapshot())
+    assert sent == []
+
+
+def test_the_cancel_button_calls_back():
+    cancelled = []
+    view = WidgetView(2, on_cancel=lambda: cancelled.append(True), background=True, show=False)
+    view._cancel.click()
+    assert cancelled == [True]
+
+
+def test_file_names_are_escaped_in_the_html():
+    view = WidgetView(1, on_cancel=lambda: None, show=False)
+    model = ProgressModel("<b>T</b>", 1)
+    i = model.add_file("<script>x</script>.csv", "/d/x.csv", 1)
+    model.start()
+    model.finish(i, FileState.FAILED, error="<img src=x>")
+    model.end()
+    view.close(model.snapshot())
+    assert "<script>" not in view._finished.value and "&lt;script&gt;" in view._finished.value
+    assert "<img" not in view._fallback_html
+    assert "<b>T</b>" not in view._header.value
