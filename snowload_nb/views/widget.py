@@ -13,6 +13,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..env import in_jupyter_kernel
 from ..model import PHASES, FileSnapshot, FileState, LoadState, Phase, PhaseSnapshot, Snapshot
 from . import html, text
 
@@ -111,7 +112,9 @@ class WidgetView:
         )
         self._fallback_text = "snowload_nb: loading…"
         self._fallback_html = html.summary(self._fallback_text, "running")
-        self._cell: _CellDisplay | None = _CellDisplay(_Display(self)) if show else None
+        # Outside a kernel (a script forcing progress="widget", a benchmark) the widgets are built
+        # and updated but shown nowhere: display() there would print their repr.
+        self._cell = _CellDisplay(_Display(self)) if show and in_jupyter_kernel() else None
 
     @property
     def visible_file_rows(self) -> int:
