@@ -27,6 +27,11 @@ from .sql import QualifiedName
 from .views import NullView, View, make_view
 from .views.refresher import Refresher
 
+COMPRESSIONS = ("gzip", "none")
+# Snowflake loads files of 100-250 MB compressed in parallel best; a part is cut once its
+# staged (compressed) size reaches this.
+DEFAULT_PART_SIZE_MB = 100
+
 Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
 
 
@@ -46,13 +51,19 @@ class Loader:
         progress: str = "auto",
         create_table: bool = False,
         connect: Callable[[], Any] | None = None,
+        compression: str = "gzip",
         compression_level: int = DEFAULT_LEVEL,
+        part_size_mb: float = DEFAULT_PART_SIZE_MB,
         force: bool = False,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1, not {workers!r}")
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; got {compression!r}")
         if compression_level not in level_range():
             raise ValueError(f"compression_level must be in {level_range()}, not {compression_level!r}")
+        if isinstance(part_size_mb, bool) or not isinstance(part_size_mb, (int, float)) or not part_size_mb > 0:
+            raise ValueError(f"part_size_mb must be a positive number, not {part_size_mb!r}")
         if connect is not None and not callable(connect):
             raise ValueError("connect must be a zero-argument callable that opens a connection")
         self.conn = conn
@@ -61,7 +72,9 @@ class Loader:
         self.progress = validate_progress(progress)
         self.create_table = create_table
         self.connect = connect
+        self.compression = compression
         self.compression_level = compression_level
+        self.part_size_mb = part_size_mb
         self.force = force
         self.last_result: LoadResult | None = None
 
@@ -155,12 +168,15 @@ class _Run:
                     table=loader.table,
                     stage=loader.table.sibling(sql.STAGE_NAME),
                     workdir=workdir,
-                    compression_level=loader.compression_level,
+                    compression_level=loader.compression_level if loader.compression == "gzip" else None,
+                    part_size=round(loader.part_size_mb * 1_000_000),
                     force=loader.force,
                 )
+                uploads = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-upload")
                 executor = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-worker")
                 futures: list[Future[None]] = [
-                    executor.submit(load_file, i, source, plan, model, sessions, cancel) for i, source in self.sources
+                    executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel)
+                    for i, source in self.sources
                 ]
                 try:
                     wait(futures)
@@ -168,6 +184,7 @@ class _Run:
                     cancel.set()
                 finally:
                     _shutdown(executor, cancel)
+                    _shutdown(uploads, cancel)
                 for i, _ in self.sources:
                     if model.state_of(i) is FileState.QUEUED:
                         model.finish(i, FileState.CANCELLED, error="not started: the load was cancelled")

@@ -1,22 +1,29 @@
 """One file's journey: compress → PUT → COPY INTO, reported step by step to the model.
 
-Runs on a worker thread. It knows the model and a cursor, nothing of views; it never raises,
-every outcome ends as the file's terminal state in the model.
+Runs on a worker thread. A large CSV is split into row-aligned parts; each part's upload starts
+(on the upload pool) as soon as the part is written, so compressing part k+1 overlaps uploading
+part k. All parts sit in the file's own stage folder and one COPY loads them together, so a file
+loads all or nothing. It knows the model and a cursor, nothing of views, and never raises: every
+outcome ends as the file's terminal state in the model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
+from collections.abc import Iterator
+from concurrent.futures import CancelledError, Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import sql
-from .compress import Cancelled, gzip_file
+from .compress import Cancelled
 from .errors import describe
 from .model import FileState, Phase, ProgressModel
+from .parts import Part, split_csv
 from .sessions import SessionPool
 from .sources import SourceFile
 from .sql import Compression, FileFormat, QualifiedName, StagePath
@@ -29,7 +36,8 @@ class LoadPlan:
     table: QualifiedName
     stage: QualifiedName
     workdir: Path
-    compression_level: int
+    compression_level: int | None  # None: stage CSV uncompressed
+    part_size: int  # staged bytes per part
     force: bool = False
 
 
@@ -41,9 +49,24 @@ class CopyOutcome:
 
 
 @dataclass(frozen=True)
-class _Staged:
-    local: Path
-    compression: Compression
+class _Job:
+    """The worker's context for one file, so the steps below take one argument, not seven."""
+
+    index: int
+    source: SourceFile
+    plan: LoadPlan
+    model: ProgressModel
+    sessions: SessionPool
+    uploads: Executor
+    cancel: threading.Event
+
+    @property
+    def target(self) -> StagePath:
+        return StagePath(self.plan.stage, self.source.key)
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled
 
 
 def load_file(
@@ -52,107 +75,119 @@ def load_file(
     plan: LoadPlan,
     model: ProgressModel,
     sessions: SessionPool,
+    uploads: Executor,
     cancel: threading.Event,
 ) -> None:
     """Load one file; its outcome lands in the model, never as an exception."""
+    job = _Job(index, source, plan, model, sessions, uploads, cancel)
     folder = plan.workdir / source.key
+    in_flight: list[Future[None]] = []
     try:
-        _check(cancel)
-        if source.format is FileFormat.CSV and csv_is_header_only(source.path):
-            # Nothing to load; the embedded server also misreads such a file, so don't send it.
-            for phase in (Phase.COMPRESS, Phase.UPLOAD, Phase.COPY):
-                model.begin(index, phase)
-                model.complete(index, phase)
-            model.finish(index, FileState.LOADED, rows=0)
+        job.check()
+        plain_csv = source.format is FileFormat.CSV and source.compression is Compression.NONE
+        if plain_csv and csv_is_header_only(source.path):
+            _finish_empty(job)
             return
-        staged = _prepare(index, source, folder, plan, model, cancel)
-        _check(cancel)
-        target = StagePath(plan.stage, source.key)
-        _upload(index, source, staged, target, model, sessions)
-        _check(cancel)
-        outcome = _copy(index, source, staged, target, plan, model, sessions)
+        model.begin(index, Phase.COMPRESS)
+        folder.mkdir(mode=0o700)
+        staged_compression = _stage_all(job, folder, in_flight)
+        if staged_compression is None:  # nothing after the header: no part was written
+            _finish_empty(job)
+            return
+        job.check()
+        outcome = _copy(job, staged_compression)
         model.finish(index, outcome.state, rows=outcome.rows, error=outcome.error)
     except Cancelled:
+        _settle(in_flight)
         model.finish(index, FileState.CANCELLED, error="cancelled before it finished")
     except Exception as exc:
+        _settle(in_flight)
         model.finish(index, FileState.FAILED, error=describe(exc))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _check(cancel: threading.Event) -> None:
-    if cancel.is_set():
-        raise Cancelled
+def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Compression | None:
+    """Write and upload every part, one upload in flight while the next part is written."""
+    compression = None
+    for part, part_compression in _parts(job, folder):
+        compression = part_compression
+        if in_flight:
+            in_flight.pop().result()  # bounded: at most one part waits on disk per file
+        job.model.begin(job.index, Phase.UPLOAD)
+        in_flight.append(job.uploads.submit(_upload, job, part, part_compression))
+    if compression is None:
+        return None
+    job.model.complete(job.index, Phase.COMPRESS)
+    while in_flight:
+        in_flight.pop().result()
+    job.model.complete(job.index, Phase.UPLOAD)
+    return compression
 
 
-def _prepare(
-    index: int,
-    source: SourceFile,
-    folder: Path,
-    plan: LoadPlan,
-    model: ProgressModel,
-    cancel: threading.Event,
-) -> _Staged:
-    """Put the file, under its staged name, in our private folder: gzipped, or linked as it is."""
-    model.begin(index, Phase.COMPRESS)
-    folder.mkdir(mode=0o700)
-    if source.format is FileFormat.PARQUET:
-        # Parquet compresses its own columns; gzip around it would only cost time.
+def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
+    """The staged pieces of the file: split and compressed CSV parts, or the file as it is."""
+    source, plan, model = job.source, job.plan, job.model
+    if source.format is FileFormat.PARQUET or source.compression is not Compression.NONE:
+        # Already compressed (Parquet compresses its own columns): staging it again costs only time.
         local = folder / source.staged_name
         _link_or_copy(source.path, local)
-        model.complete(index, Phase.COMPRESS)
-        return _Staged(local, Compression.NONE)
-    local = folder / f"{source.staged_name}.gz"
+        model.advance(job.index, Phase.COMPRESS, source.size)
+        yield Part(local, 1, source.size, source.size), source.compression
+        return
+    level = plan.compression_level
     with open(source.path, "rb") as stream:
-        gzip_file(
+        for part in split_csv(
             stream,
-            local,
-            level=plan.compression_level,
-            on_chunk=lambda n: model.advance(index, Phase.COMPRESS, n),
-            cancelled=cancel.is_set,
-        )
-    model.complete(index, Phase.COMPRESS)
-    return _Staged(local, Compression.GZIP)
+            folder,
+            source.stem,
+            part_size=plan.part_size,
+            level=level,
+            on_chunk=lambda n: model.advance(job.index, Phase.COMPRESS, n),
+            cancelled=job.cancel.is_set,
+        ):
+            yield part, Compression.GZIP if level is not None else Compression.NONE
 
 
-def _upload(
-    index: int,
-    source: SourceFile,
-    staged: _Staged,
-    target: StagePath,
-    model: ProgressModel,
-    sessions: SessionPool,
-) -> None:
-    model.begin(index, Phase.UPLOAD)
-    with sessions.cursor() as cursor:
-        cursor.execute(sql.put(staged.local, target, staged.compression))
+def _upload(job: _Job, part: Part, compression: Compression) -> None:
+    with job.sessions.cursor() as cursor:
+        cursor.execute(sql.put(part.path, job.target, compression))
         rows = _rows(cursor)
     statuses = {str(r.get("status", "")).upper() for r in rows}
     if not statuses or not statuses <= {"UPLOADED", "SKIPPED"}:
         messages = "; ".join(str(r.get("message") or r.get("status")) for r in rows) or "no file was sent"
-        raise RuntimeError(f"upload failed: {messages}")
-    model.staged(index, staged.local.stat().st_size)
-    model.complete(index, Phase.UPLOAD)
+        raise RuntimeError(f"upload of part {part.number} failed: {messages}")
+    job.model.staged(job.index, part.staged_bytes)
+    job.model.advance(job.index, Phase.UPLOAD, part.source_bytes)
 
 
-def _copy(
-    index: int,
-    source: SourceFile,
-    staged: _Staged,
-    target: StagePath,
-    plan: LoadPlan,
-    model: ProgressModel,
-    sessions: SessionPool,
-) -> CopyOutcome:
-    model.begin(index, Phase.COPY)
-    statement = sql.copy_into(plan.table, target, source.format, staged.compression, force=plan.force)
-    with sessions.cursor() as cursor:
+def _copy(job: _Job, compression: Compression) -> CopyOutcome:
+    job.model.begin(job.index, Phase.COPY)
+    statement = sql.copy_into(job.plan.table, job.target, job.source.format, compression, force=job.plan.force)
+    with job.sessions.transaction() as cursor:
         cursor.execute(statement)
         rows = _rows(cursor)
     outcome = read_copy_result(rows)
     if outcome.state is FileState.LOADED:
-        model.complete(index, Phase.COPY)
+        job.model.complete(job.index, Phase.COPY)
     return outcome
+
+
+def _finish_empty(job: _Job) -> None:
+    """A CSV with a header and no rows: nothing to stage; the embedded server misreads such files."""
+    for phase in (Phase.COMPRESS, Phase.UPLOAD, Phase.COPY):
+        job.model.begin(job.index, phase)
+        job.model.complete(job.index, phase)
+    job.model.finish(job.index, FileState.LOADED, rows=0)
+
+
+def _settle(in_flight: list[Future[None]]) -> None:
+    """Let a running upload end before its part file is removed; its outcome no longer matters."""
+    for future in in_flight:
+        future.cancel()
+        with contextlib.suppress(CancelledError):  # cancelled before it ran
+            future.exception()
+    in_flight.clear()
 
 
 def read_copy_result(rows: list[dict[str, Any]]) -> CopyOutcome:

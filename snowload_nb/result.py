@@ -24,12 +24,13 @@ class FileResult:
     bytes: int
     seconds: float
     error: str | None = None
+    staged_bytes: int = 0  # what went to the stage, compressed
 
     @classmethod
     def from_snapshot(cls, f: FileSnapshot) -> FileResult:
         # A file that never ended was never started: the load was cancelled before it.
         status = f.state.value if f.state.terminal else FileState.CANCELLED.value
-        return cls(f.path, status, f.rows, f.size, round(f.elapsed, 3), f.error)
+        return cls(f.path, status, f.rows, f.size, round(f.elapsed, 3), f.error, f.staged_bytes)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class LoadResult:
     def to_pandas(self) -> pd.DataFrame:
         import pandas as pd
 
-        columns = ["path", "status", "rows_loaded", "bytes", "seconds", "error"]
+        columns = ["path", "status", "rows_loaded", "bytes", "seconds", "error", "staged_bytes"]
         return pd.DataFrame([asdict(f) for f in self.files], columns=columns)
 
     def __repr__(self) -> str:

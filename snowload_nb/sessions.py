@@ -12,6 +12,7 @@ import queue
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from . import sql
 from .local import session_factory
 
 
@@ -33,6 +34,32 @@ class SessionPool:
         except BaseException:
             self.close()
             raise
+
+    @property
+    def exclusive(self) -> bool:
+        """Whether each worker has a session of its own, so a transaction is its alone."""
+        return bool(self._owned)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor in a transaction, committed if the block succeeds, rolled back if it raises.
+
+        Only where sessions are exclusive: on a shared session BEGIN would take in the other
+        workers' statements. (On Snowflake one COPY is atomic anyway; the embedded server needs
+        the transaction to load a file's parts all or nothing.)
+        """
+        with self.cursor() as cursor:
+            if not self.exclusive:
+                yield cursor
+                return
+            cursor.execute(sql.BEGIN)
+            try:
+                yield cursor
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    cursor.execute(sql.ROLLBACK)
+                raise
+            cursor.execute(sql.COMMIT)
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[Any]:

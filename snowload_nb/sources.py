@@ -14,13 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sql import FileFormat
+from .sql import Compression, FileFormat
 
-_SUFFIX_FORMATS = {
-    ".csv": FileFormat.CSV,
-    ".parquet": FileFormat.PARQUET,
-    ".pq": FileFormat.PARQUET,
+# What a file name's ending says about its contents; compressed CSV is staged as it is.
+_SUFFIXES = {
+    ".csv": (FileFormat.CSV, Compression.NONE),
+    ".csv.gz": (FileFormat.CSV, Compression.GZIP),
+    ".csv.zst": (FileFormat.CSV, Compression.ZSTD),
+    ".parquet": (FileFormat.PARQUET, Compression.NONE),
+    ".pq": (FileFormat.PARQUET, Compression.NONE),
 }
+KNOWN_SUFFIXES = ", ".join(_SUFFIXES)
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -33,6 +37,7 @@ class SourceFile:
     size: int
     mtime_ns: int
     format: FileFormat
+    compression: Compression  # as found on disk: NONE means snowload may compress it
 
     @property
     def name(self) -> str:
@@ -49,10 +54,15 @@ class SourceFile:
         return hashlib.blake2b(fingerprint, digest_size=10).hexdigest()
 
     @property
+    def stem(self) -> str:
+        """The name without its data suffix, made safe anywhere (SQL, URLs, any file system)."""
+        name = self.path.name[: len(self.path.name) - len(_suffix_of(self.path.name) or "")]
+        return (re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file")[:80]
+
+    @property
     def staged_name(self) -> str:
-        """A name safe anywhere (SQL, URLs, every file system), still recognisable."""
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", self.path.name).strip("._") or "file"
-        return stem[:80]
+        """The file's name on the stage when it is staged as it is."""
+        return self.stem + (_suffix_of(self.path.name) or "")
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,17 @@ def expand(inputs: Iterable[str | os.PathLike[str]]) -> list[SourceFile | InputP
     return entries
 
 
-def detect_format(path: Path) -> FileFormat | None:
-    return _SUFFIX_FORMATS.get(path.suffix.lower())
+def detect_format(path: Path) -> tuple[FileFormat, Compression] | None:
+    suffix = _suffix_of(path.name)
+    return _SUFFIXES[suffix] if suffix else None
+
+
+def _suffix_of(name: str) -> str | None:
+    lowered = name.lower()
+    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+        if lowered.endswith(suffix) and len(lowered) > len(suffix):
+            return suffix
+    return None
 
 
 def _candidates(given: str) -> list[tuple[str, str | None]]:
@@ -101,7 +120,7 @@ def _candidates(given: str) -> list[tuple[str, str | None]]:
             if detect_format(Path(name)) is not None and os.path.isfile(os.path.join(expanded, name))
         )
         if not inside:
-            return [(given, "is a folder with no .csv or .parquet files in it")]
+            return [(given, f"is a folder with no data files in it ({KNOWN_SUFFIXES})")]
         return [(m, None) for m in inside]
     return [(given, None)]
 
@@ -115,10 +134,10 @@ def _describe(path: Path, given: str) -> SourceFile | InputProblem:
         return InputProblem(given, f"cannot be read: {exc.strerror or exc}")
     if not path.is_file():
         return InputProblem(given, "is not a regular file")
-    file_format = detect_format(path)
-    if file_format is None:
-        suffix = path.suffix or "(no extension)"
-        return InputProblem(given, f"unknown file type {suffix!r}: snowload_nb loads .csv and .parquet files")
+    detected = detect_format(path)
+    if detected is None:
+        suffix = "".join(path.suffixes[-2:]) or "(no extension)"
+        return InputProblem(given, f"unknown file type {suffix!r}: snowload_nb loads {KNOWN_SUFFIXES} files")
     if stat.st_size == 0:
         return InputProblem(given, "is empty (not even a header row)")
-    return SourceFile(path, given, stat.st_size, stat.st_mtime_ns, file_format)
+    return SourceFile(path, given, stat.st_size, stat.st_mtime_ns, *detected)

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 STAGE_NAME = "SNOWLOAD_STAGE"
+BEGIN = "BEGIN"
+COMMIT = "COMMIT"
+ROLLBACK = "ROLLBACK"
 
 _UNQUOTED = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _PART = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
@@ -89,6 +92,7 @@ class Compression(enum.Enum):
     """How a staged file is compressed, in Snowflake's words."""
 
     GZIP = "GZIP"
+    ZSTD = "ZSTD"
     NONE = "NONE"
 
 

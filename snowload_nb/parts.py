@@ -1,0 +1,165 @@
+"""Split a CSV into row-aligned parts, compressing each as it is written.
+
+A part ends only at a row boundary: a newline outside quotes. In well-formed CSV a quote is
+either a field's opening or closing quote or half of a doubled quote, so a newline is inside a
+quoted field exactly when an odd number of quotes precede it in the part. Counting quotes with
+bytes.count keeps the scan in C. Every part repeats the header row, since COPY skips one header
+line per file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .compress import CHUNK_SIZE, Cancelled, gzip_compressor
+
+_QUOTE = ord('"')
+
+
+@dataclass(frozen=True)
+class Part:
+    path: Path
+    number: int
+    source_bytes: int  # bytes of the source file in this part (the repeated header not counted)
+    staged_bytes: int  # bytes written to `path`
+
+
+class _RawWriter:
+    """Stands in for a compressor when parts are staged uncompressed."""
+
+    def compress(self, data: Any) -> bytes:
+        return bytes(data)
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class _PartFile:
+    def __init__(self, path: Path, number: int, header: bytes, level: int | None) -> None:
+        self.path = path
+        self.number = number
+        self.source_bytes = len(header) if number == 1 else 0  # later parts repeat it
+        self.staged_bytes = 0
+        self._compressor = gzip_compressor(level) if level is not None else _RawWriter()
+        self._out = open(path, "wb")  # noqa: SIM115 - closed in finish()/abort()
+        self._write(header)
+
+    def write(self, data: memoryview) -> None:
+        self.source_bytes += len(data)
+        self._write(data)
+
+    def _write(self, data: Any) -> None:
+        self.staged_bytes += self._out.write(self._compressor.compress(data))
+
+    def finish(self) -> Part:
+        self.staged_bytes += self._out.write(self._compressor.flush())
+        self._out.close()
+        return Part(self.path, self.number, self.source_bytes, self.staged_bytes)
+
+    def abort(self) -> None:
+        self._out.close()
+
+
+def split_csv(
+    source: BinaryIO,
+    folder: Path,
+    stem: str,
+    *,
+    part_size: int,
+    level: int | None,
+    on_chunk: Callable[[int], None] = lambda n: None,
+    cancelled: Callable[[], bool] = lambda: False,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Part]:
+    """Yield each part of `source` once it is complete on disk.
+
+    A new part starts once the current one holds `part_size` staged bytes and a row ends.
+    `level` None stages parts uncompressed. A file with nothing after its header yields nothing.
+    """
+    suffix = ".csv.gz" if level is not None else ".csv"
+    reader = _Chunks(source, chunk_size, on_chunk, cancelled)
+    header = reader.take_header()
+    current: _PartFile | None = None
+    number = 0
+    parity = 0  # quotes seen in the current part, mod 2
+    try:
+        for chunk in reader:
+            pos = 0
+            while pos < len(chunk):
+                if current is None:
+                    number += 1
+                    current = _PartFile(folder / f"{stem}.{number:04d}{suffix}", number, header, level)
+                    parity = 0
+                if current.staged_bytes >= part_size:  # full: end it at the next row boundary
+                    cut, parity = _row_end(chunk, pos, parity)
+                else:
+                    cut, parity = None, parity ^ (chunk.count(_QUOTE, pos) & 1)
+                end = len(chunk) if cut is None else cut
+                current.write(memoryview(chunk)[pos:end])
+                pos = end
+                if cut is not None:
+                    yield current.finish()
+                    current = None
+        if current is not None:
+            yield current.finish()
+            current = None
+    finally:
+        if current is not None:
+            current.abort()
+
+
+def _row_end(chunk: bytes, pos: int, parity: int) -> tuple[int | None, int]:
+    """The index just past the first newline at or after `pos` that ends a row, and the parity there."""
+    while True:
+        newline = chunk.find(b"\n", pos)
+        if newline < 0:
+            return None, parity ^ (chunk.count(_QUOTE, pos) & 1)
+        parity ^= chunk.count(_QUOTE, pos, newline) & 1
+        if parity == 0:
+            return newline + 1, 0
+        pos = newline + 1
+
+
+class _Chunks:
+    """The source in chunks, with the header row taken off the front first."""
+
+    def __init__(
+        self, source: BinaryIO, size: int, on_chunk: Callable[[int], None], cancelled: Callable[[], bool]
+    ) -> None:
+        self._source = source
+        self._size = size
+        self._on_chunk = on_chunk
+        self._cancelled = cancelled
+        self._pending = b""
+
+    def _read(self) -> bytes:
+        if self._cancelled():
+            raise Cancelled
+        data = self._source.read(self._size)
+        self._on_chunk(len(data))
+        return data
+
+    def take_header(self) -> bytes:
+        buffer = b""
+        searched = 0
+        parity = 0
+        while True:
+            cut, parity = _row_end(buffer, searched, parity)
+            if cut is not None:
+                self._pending = buffer[cut:]
+                return buffer[:cut]
+            searched = len(buffer)
+            data = self._read()
+            if not data:  # no newline at all: the whole file is its header
+                return buffer
+            buffer += data
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._pending:
+            yield self._pending
+            self._pending = b""
+        while data := self._read():
+            yield data

@@ -1,0 +1,136 @@
+"""Large files split into row-aligned parts: exact rows back, header in each part, determinism."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import table_facts
+
+import snowload_nb as sl
+from snowload_nb.parts import split_csv
+
+HEADER = ["id", "file_no", "name", "amount", "at", "note"]
+AWKWARD = ["plain", "a, b", 'say "hi"', "multi\nline", "crlf\r\ninside", '"', "", "ünïcødé", '""', "\n"]
+
+
+def awkward_rows(count: int, seed: int = 1) -> list[list[str]]:
+    rng = random.Random(seed)
+    return [
+        [str(i), "0", rng.choice(AWKWARD), f"{i / 4:.2f}", "2026-01-02 03:04:05", rng.choice(AWKWARD)]
+        for i in range(1, count + 1)
+    ]
+
+
+def csv_bytes(rows: list[list[str]], line_end: str = "\r\n") -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=line_end).writerows([HEADER, *rows])
+    return buffer.getvalue().encode()
+
+
+def read_parts(parts, compressed: bool) -> list[list[list[str]]]:
+    out = []
+    for part in parts:
+        data = part.path.read_bytes()
+        text = (gzip.decompress(data) if compressed else data).decode()
+        out.append(list(csv.reader(io.StringIO(text, newline=""))))
+    return out
+
+
+@pytest.mark.parametrize(("part_size", "chunk_size"), [(1, 7), (500, 64), (5000, 1000), (10**9, 4096)])
+def test_parts_end_at_row_boundaries_and_repeat_the_header(tmp_path, part_size, chunk_size):
+    rows = awkward_rows(3000)
+    data = csv_bytes(rows)
+    parts = list(split_csv(io.BytesIO(data), tmp_path, "x", part_size=part_size, level=None, chunk_size=chunk_size))
+
+    contents = read_parts(parts, compressed=False)
+    assert all(part[0] == HEADER for part in contents)
+    assert all(len(part) > 1 for part in contents)  # no part is only a header
+    assert [row for part in contents for row in part[1:]] == rows
+    assert sum(p.source_bytes for p in parts) == len(data)
+    assert [p.number for p in parts] == list(range(1, len(parts) + 1))
+    if part_size == 10**9:
+        assert len(parts) == 1  # a file smaller than a part is one part
+    else:
+        assert len(parts) > 1
+
+
+def test_gzip_parts_hold_the_same_rows(tmp_path):
+    rows = awkward_rows(40_000)
+    data = csv_bytes(rows, line_end="\n")
+    parts = list(split_csv(io.BytesIO(data), tmp_path, "x", part_size=100_000, level=1))
+    assert len(parts) > 1
+    assert [row for part in read_parts(parts, compressed=True) for row in part[1:]] == rows
+
+
+def test_same_input_gives_the_same_bytes_and_names(tmp_path):
+    data = csv_bytes(awkward_rows(20_000))
+    runs = []
+    for run in ("a", "b"):
+        folder = tmp_path / run
+        folder.mkdir()
+        parts = list(split_csv(io.BytesIO(data), folder, "events", part_size=50_000, level=1))
+        runs.append([(p.path.name, p.path.read_bytes()) for p in parts])
+    assert runs[0] == runs[1]
+    assert runs[0][0][0] == "events.0001.csv.gz"
+
+
+def test_a_file_with_only_a_header_yields_no_part(tmp_path):
+    assert list(split_csv(io.BytesIO(b"id,name\n"), tmp_path, "x", part_size=1, level=1)) == []
+    assert list(split_csv(io.BytesIO(b"id,name"), tmp_path, "x", part_size=1, level=1)) == []
+
+
+def test_a_last_row_without_newline_is_kept(tmp_path):
+    parts = list(split_csv(io.BytesIO(b'id,name\n1,"a\nb"\n2,c'), tmp_path, "x", part_size=1, level=None))
+    assert [row for part in read_parts(parts, compressed=False) for row in part[1:]] == [["1", "a\nb"], ["2", "c"]]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "none"])
+def test_a_multi_part_file_loads_exactly_its_rows(conn, table, tmp_path, compression):
+    rows = awkward_rows(30_000)
+    path = tmp_path / "awkward.csv"
+    path.write_bytes(csv_bytes(rows))
+    loader = sl.Loader(conn, table, workers=2, progress="none", part_size_mb=0.2, compression=compression)
+    result = loader.load([str(path)])
+
+    assert result.ok, result.files
+    assert result.rows_loaded == len(rows)
+    got = conn.cursor().execute(f'SELECT "ID", "NAME", "NOTE" FROM "{table}" ORDER BY "ID"').fetchall()
+    assert got == [(int(r[0]), r[2] or None, r[5] or None) for r in rows]
+
+
+def test_a_bad_row_in_a_late_part_leaves_the_table_untouched(conn, table, tmp_path):
+    rows = awkward_rows(30_000)
+    rows[-5][0] = "not-a-number"
+    path = tmp_path / "late-bad.csv"
+    path.write_bytes(csv_bytes(rows))
+    result = sl.Loader(conn, table, progress="none", part_size_mb=0.2, compression="none").load([str(path)])
+
+    assert [f.status for f in result.files] == ["failed"]
+    assert "not-a-number" in result.files[0].error
+    assert table_facts(conn, table) == (0, 0, 0)  # all or nothing
+
+
+def test_compressed_inputs_are_staged_as_they_are(conn, table, tmp_path):
+    rows = awkward_rows(2000)
+    gz = tmp_path / "rows.csv.gz"
+    gz.write_bytes(gzip.compress(csv_bytes(rows), mtime=0))
+    parquet = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"id": [int(r[0]) + 10_000 for r in rows], "name": [r[2] for r in rows]}), parquet)
+
+    result = sl.Loader(conn, table, progress="none").load([str(gz), str(parquet)])
+
+    # each went up byte for byte: its staged size is its size on disk
+    assert [(f.status, f.rows_loaded, f.staged_bytes) for f in result.files] == [
+        ("loaded", len(rows), gz.stat().st_size),
+        ("loaded", len(rows), parquet.stat().st_size),
+    ]
+    got = conn.cursor().execute(f'SELECT "ID", "NAME", "NOTE" FROM "{table}" ORDER BY "ID"').fetchall()
+    from_csv = [(int(r[0]), r[2] or None, r[5] or None) for r in rows]
+    from_parquet = [(int(r[0]) + 10_000, r[2], None) for r in rows]  # matched by name; NOTE is not in it
+    assert got == from_csv + from_parquet
