@@ -108,3 +108,39 @@ def test_file_names_are_escaped_in_the_html():
     assert "<script>" not in view._finished.value and "&lt;script&gt;" in view._finished.value
     assert "<img" not in view._fallback_html
     assert "<b>T</b>" not in view._header.value
+
+
+def test_ten_thousand_tiny_files_keep_the_rows_and_the_memory_small():
+    import tracemalloc
+
+    workers, files = 8, 10_000
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    model = ProgressModel("EVENTS", workers)
+    for i in range(files):
+        model.add_file(f"tiny_{i:05d}.csv", f"/data/tiny_{i:05d}.csv", 120)
+    model.start()
+    view = WidgetView(workers, on_cancel=lambda: None, show=False)
+    most_rows = 0
+    for i in range(files):
+        for phase in (Phase.COMPRESS, Phase.UPLOAD, Phase.COPY):
+            model.begin(i, phase)
+            model.complete(i, phase)
+        model.finish(i, FileState.LOADED, rows=3)
+        if i % 97 == 0:
+            view.draw(model.snapshot())
+            most_rows = max(most_rows, view.visible_file_rows)
+    model.end()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    model_bytes = sum(
+        stat.size_diff
+        for stat in after.compare_to(before, "filename")
+        if stat.traceback[0].filename.endswith("model.py")
+    )
+
+    assert most_rows <= max(workers, 8)
+    assert model.snapshot().rows_loaded == 3 * files
+    assert model_bytes / files < 1_000  # under a kB per file (about 640 B measured)
+    # while running, the finished list shows only the latest files, however many ended
+    assert view._finished.value.count("<tr>") == 100 + 1
