@@ -18,7 +18,7 @@ from .env import resolve_progress, validate_progress
 from .errors import LoadError, describe
 from .job import LoadJob
 from .model import FileState, ProgressModel
-from .pipeline import LoadPlan, load_file
+from .pipeline import NOT_STARTED, LoadPlan, load_file
 from .result import LoadResult
 from .schema import infer_columns
 from .sessions import SessionPool
@@ -55,6 +55,8 @@ class Loader:
         compression_level: int = DEFAULT_LEVEL,
         part_size_mb: float = DEFAULT_PART_SIZE_MB,
         force: bool = False,
+        retries: int = 2,
+        retry_delay: float = 0.5,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1, not {workers!r}")
@@ -64,6 +66,10 @@ class Loader:
             raise ValueError(f"compression_level must be in {level_range()}, not {compression_level!r}")
         if isinstance(part_size_mb, bool) or not isinstance(part_size_mb, (int, float)) or not part_size_mb > 0:
             raise ValueError(f"part_size_mb must be a positive number, not {part_size_mb!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an integer >= 0, not {retries!r}")
+        if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
+            raise ValueError(f"retry_delay must be a number of seconds >= 0, not {retry_delay!r}")
         if connect is not None and not callable(connect):
             raise ValueError("connect must be a zero-argument callable that opens a connection")
         self.conn = conn
@@ -76,6 +82,8 @@ class Loader:
         self.compression_level = compression_level
         self.part_size_mb = part_size_mb
         self.force = force
+        self.retries = retries
+        self.retry_delay = retry_delay
         self.last_result: LoadResult | None = None
 
     def __repr__(self) -> str:
@@ -114,19 +122,25 @@ class Loader:
         return SessionPool(self.conn, self.workers, factory=self.connect)
 
     def _prepare_target(self, sources: list[SourceFile]) -> None:
-        """Create the stage, and the table if asked; fail early if the table is missing."""
+        """Create the stage, and the table if asked and missing; fail early if the table is missing.
+
+        The table is created only when the probe says it is not there: a CREATE on an existing
+        table, even IF NOT EXISTS, makes the embedded server forget the table's load history.
+        """
         stage = self.table.sibling(sql.STAGE_NAME)
         cursor = self.conn.cursor()
         try:
-            if self.create_table:
-                columns = infer_columns(sources[0])
-                _execute(cursor, sql.create_table(self.table, columns), f"cannot create table {self.table}")
-            else:
+            try:
                 _execute(
                     cursor,
                     sql.probe_table(self.table),
                     f"cannot load into {self.table} (pass create_table=True to create it from the first file)",
                 )
+            except LoadError:
+                if not self.create_table:
+                    raise
+                columns = infer_columns(sources[0])
+                _execute(cursor, sql.create_table(self.table, columns), f"cannot create table {self.table}")
             _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
         finally:
             cursor.close()
@@ -171,6 +185,8 @@ class _Run:
                     compression_level=loader.compression_level if loader.compression == "gzip" else None,
                     part_size=round(loader.part_size_mb * 1_000_000),
                     force=loader.force,
+                    retries=loader.retries,
+                    retry_delay=loader.retry_delay,
                 )
                 uploads = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-upload")
                 executor = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-worker")
@@ -187,7 +203,7 @@ class _Run:
                     _shutdown(uploads, cancel)
                 for i, _ in self.sources:
                     if model.state_of(i) is FileState.QUEUED:
-                        model.finish(i, FileState.CANCELLED, error="not started: the load was cancelled")
+                        model.finish(i, FileState.CANCELLED, error=NOT_STARTED)
             return cancel.is_set()
         finally:
             refresher.stop()

@@ -13,11 +13,13 @@ import contextlib
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from snowflake.connector.errors import OperationalError
 
 from . import sql
 from .compress import Cancelled
@@ -27,6 +29,9 @@ from .parts import Part, split_csv
 from .sessions import SessionPool
 from .sources import SourceFile
 from .sql import Compression, FileFormat, QualifiedName, StagePath
+
+T = TypeVar("T")
+NOT_STARTED = "not started: the load was cancelled"
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class LoadPlan:
     compression_level: int | None  # None: stage CSV uncompressed
     part_size: int  # staged bytes per part
     force: bool = False
+    retries: int = 2  # further attempts of a PUT or COPY that failed on the network
+    retry_delay: float = 0.5  # seconds before the first retry; doubles each time
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,10 @@ def load_file(
     job = _Job(index, source, plan, model, sessions, uploads, cancel)
     folder = plan.workdir / source.key
     in_flight: list[Future[None]] = []
+    if cancel.is_set():
+        model.finish(index, FileState.CANCELLED, error=NOT_STARTED)
+        return
     try:
-        job.check()
         plain_csv = source.format is FileFormat.CSV and source.compression is Compression.NONE
         if plain_csv and csv_is_header_only(source.path):
             _finish_empty(job)
@@ -149,10 +158,31 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             yield part, Compression.GZIP if level is not None else Compression.NONE
 
 
+def _retrying(job: _Job, step: Callable[[], T]) -> T:
+    """Run a server step again after a network failure, waiting longer each time.
+
+    Only OperationalError (connection lost, timeouts) is retried: a rejected statement or bad
+    data fails the same way every time. A cancel during the wait stops at once.
+    """
+    attempt = 0
+    while True:
+        try:
+            return step()
+        except OperationalError:
+            if attempt >= job.plan.retries:
+                raise
+            if job.cancel.wait(job.plan.retry_delay * 2**attempt):
+                raise Cancelled from None
+            attempt += 1
+
+
 def _upload(job: _Job, part: Part, compression: Compression) -> None:
-    with job.sessions.cursor() as cursor:
-        cursor.execute(sql.put(part.path, job.target, compression))
-        rows = _rows(cursor)
+    def put() -> list[dict[str, Any]]:
+        with job.sessions.cursor() as cursor:
+            cursor.execute(sql.put(part.path, job.target, compression))
+            return _rows(cursor)
+
+    rows = _retrying(job, put)
     statuses = {str(r.get("status", "")).upper() for r in rows}
     if not statuses or not statuses <= {"UPLOADED", "SKIPPED"}:
         messages = "; ".join(str(r.get("message") or r.get("status")) for r in rows) or "no file was sent"
@@ -164,10 +194,13 @@ def _upload(job: _Job, part: Part, compression: Compression) -> None:
 def _copy(job: _Job, compression: Compression) -> CopyOutcome:
     job.model.begin(job.index, Phase.COPY)
     statement = sql.copy_into(job.plan.table, job.target, job.source.format, compression, force=job.plan.force)
-    with job.sessions.transaction() as cursor:
-        cursor.execute(statement)
-        rows = _rows(cursor)
-    outcome = read_copy_result(rows)
+
+    def copy() -> list[dict[str, Any]]:
+        with job.sessions.transaction() as cursor:
+            cursor.execute(statement)
+            return _rows(cursor)
+
+    outcome = read_copy_result(_retrying(job, copy))
     if outcome.state is FileState.LOADED:
         job.model.complete(job.index, Phase.COPY)
     return outcome

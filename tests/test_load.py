@@ -107,3 +107,13 @@ def test_failures_leave_no_temporary_files_or_threads(conn, table, mixed_files, 
         sl.Loader(conn, "NO_SUCH_TABLE", progress="none").load([str(bad)])
     assert list(private_tmp.iterdir()) == []
     assert leftover_threads() == []
+
+
+def test_create_table_on_a_second_run_keeps_the_load_history(conn, mixed_files):
+    paths = [str(mixed_files[0].path), str(mixed_files[2].path)]
+    first = sl.Loader(conn, "CREATED_TWICE", progress="none", create_table=True).load(paths)
+    again = sl.Loader(conn, "CREATED_TWICE", progress="none", create_table=True).load(paths)
+
+    assert [f.status for f in first.files] == ["loaded", "loaded"]
+    assert [f.status for f in again.files] == ["skipped", "skipped"]
+    assert table_facts(conn, "CREATED_TWICE") == expected_facts([mixed_files[0], mixed_files[2]])
