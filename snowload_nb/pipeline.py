@@ -99,12 +99,12 @@ def load_file(
             return
         model.begin(index, Phase.COMPRESS)
         folder.mkdir(mode=0o700)
-        staged_compression = _stage_all(job, folder, in_flight)
-        if staged_compression is None:  # nothing after the header: no part was written
+        staged = _stage_all(job, folder, in_flight)
+        if staged is None:  # nothing after the header: no part was written
             _finish_empty(job)
             return
         job.check()
-        outcome = _copy(job, staged_compression)
+        outcome = _copy(job, staged)
         model.finish(index, outcome.state, rows=outcome.rows, error=outcome.error)
     except Cancelled:
         _settle(in_flight)
@@ -116,22 +116,30 @@ def load_file(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Compression | None:
+@dataclass(frozen=True)
+class _Staged:
+    """What is on the stage for the file once every part is up."""
+
+    compression: Compression
+    parts: int
+
+
+def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Staged | None:
     """Write and upload every part, one upload in flight while the next part is written."""
-    compression = None
-    for part, part_compression in _parts(job, folder):
-        compression = part_compression
+    staged = None
+    for part, compression in _parts(job, folder):
+        staged = _Staged(compression, part.number)
         if in_flight:
             in_flight.pop().result()  # bounded: at most one part waits on disk per file
         job.model.begin(job.index, Phase.UPLOAD)
-        in_flight.append(job.uploads.submit(_upload, job, part, part_compression))
-    if compression is None:
+        in_flight.append(job.uploads.submit(_upload, job, part, compression))
+    if staged is None:
         return None
     job.model.complete(job.index, Phase.COMPRESS)
     while in_flight:
         in_flight.pop().result()
     job.model.complete(job.index, Phase.UPLOAD)
-    return compression
+    return staged
 
 
 def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
@@ -191,12 +199,15 @@ def _upload(job: _Job, part: Part, compression: Compression) -> None:
     job.model.advance(job.index, Phase.UPLOAD, part.source_bytes)
 
 
-def _copy(job: _Job, compression: Compression) -> CopyOutcome:
+def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
     job.model.begin(job.index, Phase.COPY)
-    statement = sql.copy_into(job.plan.table, job.target, job.source.format, compression, force=job.plan.force)
+    plan = job.plan
+    statement = sql.copy_into(plan.table, job.target, job.source.format, staged.compression, force=plan.force)
 
     def copy() -> list[dict[str, Any]]:
-        with job.sessions.transaction() as cursor:
+        # One file is one COPY, atomic by itself; several parts need the transaction.
+        scope = job.sessions.transaction() if staged.parts > 1 else job.sessions.cursor()
+        with scope as cursor:
             cursor.execute(statement)
             return _rows(cursor)
 

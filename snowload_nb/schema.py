@@ -1,12 +1,14 @@
-"""Column types for `create_table=True`, inferred from a file the way pyarrow reads it."""
+"""Column types for `create_table=True`, inferred from a file the way pyarrow reads it.
+
+pyarrow's csv and parquet modules are imported when first needed: most loads never infer a
+schema, and every megabyte counts against a load's memory budget.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from .sources import SourceFile
 from .sql import FileFormat, normalise_identifier
@@ -20,7 +22,12 @@ class UnsupportedType(ValueError):
 
 def infer_columns(source: SourceFile) -> list[tuple[str, str]]:
     """(column name, Snowflake type) for the file's columns, from a sample of its first rows."""
-    schema = _csv_schema(source.path) if source.format is FileFormat.CSV else pq.read_schema(source.path)
+    if source.format is FileFormat.CSV:
+        schema = _csv_schema(source.path)
+    else:
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(source.path)
     return [(normalise_identifier(field.name), snowflake_type(field, source.name)) for field in schema]
 
 
@@ -48,6 +55,8 @@ def snowflake_type(field: pa.Field, where: str) -> str:
 
 
 def _csv_schema(path: Path) -> pa.Schema:
+    import pyarrow.csv as pacsv
+
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=SAMPLE_BYTES),
