@@ -190,9 +190,11 @@ class _Run:
                 )
                 uploads = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-upload")
                 executor = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-worker")
+                # Largest first: a big file started last would finish long after the others.
+                by_size = sorted(self.sources, key=lambda entry: entry[1].size, reverse=True)
                 futures: list[Future[None]] = [
                     executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel)
-                    for i, source in self.sources
+                    for i, source in by_size
                 ]
                 try:
                     wait(futures)

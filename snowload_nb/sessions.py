@@ -2,13 +2,14 @@
 
 On Snowflake a connection is shareable across threads, each with its own cursor. The embedded
 server runs one statement per session at a time, so there (or whenever the caller gives a
-factory) every worker gets a session of its own, opened one after another up front.
+factory) every worker gets a session of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,28 +18,42 @@ from .local import session_factory
 
 
 class SessionPool:
-    """Lends a cursor to a worker for the span of one step."""
+    """Lends a cursor to a worker for the span of one step.
+
+    Sessions of our own are opened one after another on one thread (never from many threads at
+    once), in the background, so the first files compress while the later sessions log in; a
+    worker that needs a session before one is free waits for it.
+    """
 
     def __init__(self, conn: Any, workers: int, factory: Callable[[], Any] | None = None) -> None:
+        self._factory = factory or session_factory(conn)
         self._owned: list[Any] = []
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        factory = factory or session_factory(conn)
-        try:
+        self._opener: threading.Thread | None = None
+        if self._factory is None:
             for _ in range(workers):
-                if factory is None:
-                    self._idle.put(conn)
-                else:
-                    session = factory()
-                    self._owned.append(session)
-                    self._idle.put(session)
-        except BaseException:
-            self.close()
-            raise
+                self._idle.put(conn)
+        else:
+            self._opener = threading.Thread(
+                target=self._open, args=(self._factory, workers), name="snowload-sessions", daemon=True
+            )
+            self._opener.start()
+
+    def _open(self, factory: Callable[[], Any], count: int) -> None:
+        for _ in range(count):
+            try:
+                session = factory()
+            except Exception as exc:
+                if not self._owned:  # nothing to work with: every step fails with the reason
+                    self._idle.put(_NoSession(exc))
+                return
+            self._owned.append(session)
+            self._idle.put(session)
 
     @property
     def exclusive(self) -> bool:
         """Whether each worker has a session of its own, so a transaction is its alone."""
-        return bool(self._owned)
+        return self._factory is not None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -64,6 +79,9 @@ class SessionPool:
     @contextlib.contextmanager
     def cursor(self) -> Iterator[Any]:
         session = self._idle.get()
+        if isinstance(session, _NoSession):
+            self._idle.put(session)
+            raise session.error
         try:
             cursor = session.cursor()
             try:
@@ -74,7 +92,16 @@ class SessionPool:
             self._idle.put(session)
 
     def close(self) -> None:
+        if self._opener is not None:
+            self._opener.join()
         for session in self._owned:
             with contextlib.suppress(Exception):
                 session.close()
         self._owned.clear()
+
+
+class _NoSession:
+    """Stands in the queue when no session could be opened, carrying why."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error

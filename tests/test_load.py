@@ -117,3 +117,15 @@ def test_create_table_on_a_second_run_keeps_the_load_history(conn, mixed_files):
     assert [f.status for f in first.files] == ["loaded", "loaded"]
     assert [f.status for f in again.files] == ["skipped", "skipped"]
     assert table_facts(conn, "CREATED_TWICE") == expected_facts([mixed_files[0], mixed_files[2]])
+
+
+def test_sessions_that_cannot_open_fail_every_file_with_the_reason(conn, table, mixed_files):
+    def refuse():
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    result = sl.Loader(conn, table, workers=3, progress="none", connect=refuse).load(
+        [str(f.path) for f in mixed_files[:3] if f.rows]
+    )
+
+    assert {(f.status, f.error) for f in result.files} == {("failed", "Connection refused")}
+    assert table_facts(conn, table) == (0, 0, 0)
