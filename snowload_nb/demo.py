@@ -13,10 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
-
 ROW_BYTES = 64  # about what one generated row takes in CSV
 # A few kB up to tens of MB, smallest first so the first bars finish quickly.
 DEMO_SIZES = (4_000, 16_000, 60_000, 250_000, 1_000_000, 2_500_000, 5_000_000,
@@ -39,6 +35,11 @@ class GeneratedFile:
 
 def write_csv(path: Path, file_no: int, first_id: int, rows: int, seed: int = 0) -> GeneratedFile:
     """A CSV with a header and awkward values: commas, doubled quotes and newlines inside fields."""
+    # Imported here: whoever only needs DEMO_COLUMNS should not pay for numpy and pyarrow.csv.
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     rng = np.random.default_rng(seed + file_no)
     ids = np.arange(first_id, first_id + rows, dtype=np.int64)
     words = np.array(["alpha", "beta, gamma", 'say "hi"', "multi\nline", "plain", "ünïcødé"])
