@@ -162,6 +162,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             level=level,
             on_chunk=lambda n: model.advance(job.index, Phase.COMPRESS, n),
             cancelled=job.cancel.is_set,
+            size=source.size,
         ):
             yield part, Compression.GZIP if level is not None else Compression.NONE
 
