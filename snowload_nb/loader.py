@@ -23,11 +23,12 @@ from .result import LoadResult
 from .schema import infer_columns
 from .sessions import SessionPool
 from .sources import InputProblem, SourceFile, expand
-from .sql import QualifiedName
+from .sql import FileFormat, QualifiedName
 from .views import NullView, View, make_view
 from .views.refresher import Refresher
 
 COMPRESSIONS = ("gzip", "none")
+FORMATS = ("auto", "csv", "parquet")
 # Snowflake loads files of 100-250 MB compressed in parallel best; a part is cut once its
 # staged (compressed) size reaches this.
 DEFAULT_PART_SIZE_MB = 100
@@ -51,6 +52,7 @@ class Loader:
         progress: str = "auto",
         create_table: bool = False,
         connect: Callable[[], Any] | None = None,
+        format: str = "auto",
         compression: str = "gzip",
         compression_level: int = DEFAULT_LEVEL,
         part_size_mb: float = DEFAULT_PART_SIZE_MB,
@@ -60,6 +62,8 @@ class Loader:
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1, not {workers!r}")
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; got {compression!r}")
         if compression_level not in level_range():
@@ -78,6 +82,7 @@ class Loader:
         self.progress = validate_progress(progress)
         self.create_table = create_table
         self.connect = connect
+        self.format = format
         self.compression = compression
         self.compression_level = compression_level
         self.part_size_mb = part_size_mb
@@ -104,7 +109,7 @@ class Loader:
 
     def _begin(self, paths: Paths, background: bool) -> _Run:
         """Everything that must happen on the calling thread: inputs, target, and the view."""
-        entries = expand(paths)
+        entries = expand(paths, None if self.format == "auto" else FileFormat(self.format))
         model = ProgressModel(str(self.table), self.workers)
         indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
         sources = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from snowflake.connector.errors import OperationalError
+from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
 from .compress import Cancelled
+from .diagnose import needs_a_line, wrong_field_count
 from .errors import describe
 from .model import FileState, Phase, ProgressModel
 from .parts import Part, split_csv
@@ -212,7 +213,13 @@ def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
             cursor.execute(statement)
             return _rows(cursor)
 
-    outcome = read_copy_result(_retrying(job, copy))
+    try:
+        outcome = read_copy_result(_retrying(job, copy))
+    except ProgrammingError as exc:
+        outcome = CopyOutcome(FileState.FAILED, error=describe(exc))
+    if outcome.error and job.source.format is FileFormat.CSV and needs_a_line(outcome.error):
+        found = wrong_field_count(job.source.path) if job.source.compression is Compression.NONE else None
+        outcome = CopyOutcome(FileState.FAILED, error=found or outcome.error)
     if outcome.state is FileState.LOADED:
         job.model.complete(job.index, Phase.COPY)
     return outcome

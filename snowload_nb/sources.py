@@ -25,6 +25,7 @@ _SUFFIXES = {
     ".pq": (FileFormat.PARQUET, Compression.NONE),
 }
 KNOWN_SUFFIXES = ", ".join(_SUFFIXES)
+_STAGED_SUFFIXES = {(f, c): suffix for suffix, (f, c) in reversed(_SUFFIXES.items())}
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -62,7 +63,7 @@ class SourceFile:
     @property
     def staged_name(self) -> str:
         """The file's name on the stage when it is staged as it is."""
-        return self.stem + (_suffix_of(self.path.name) or "")
+        return self.stem + (_suffix_of(self.path.name) or _STAGED_SUFFIXES[self.format, self.compression])
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,13 @@ class InputProblem:
     reason: str
 
 
-def expand(inputs: Iterable[str | os.PathLike[str]]) -> list[SourceFile | InputProblem]:
-    """Files to load, in the order given (globs and folders sorted), each once, and the misses."""
+def expand(
+    inputs: Iterable[str | os.PathLike[str]], file_format: FileFormat | None = None
+) -> list[SourceFile | InputProblem]:
+    """Files to load, in the order given (globs and folders sorted), each once, and the misses.
+
+    `file_format` reads every file as that format whatever its name (a .txt that is CSV).
+    """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     entries: list[SourceFile | InputProblem] = []
@@ -89,13 +95,22 @@ def expand(inputs: Iterable[str | os.PathLike[str]]) -> list[SourceFile | InputP
             if path in seen:
                 continue
             seen.add(path)
-            entries.append(_describe(path, candidate))
+            entries.append(_describe(path, candidate, file_format))
     return entries
 
 
 def detect_format(path: Path) -> tuple[FileFormat, Compression] | None:
     suffix = _suffix_of(path.name)
     return _SUFFIXES[suffix] if suffix else None
+
+
+def _compression_of(name: str) -> Compression:
+    lowered = name.lower()
+    if lowered.endswith(".gz"):
+        return Compression.GZIP
+    if lowered.endswith(".zst"):
+        return Compression.ZSTD
+    return Compression.NONE
 
 
 def _suffix_of(name: str) -> str | None:
@@ -125,7 +140,7 @@ def _candidates(given: str) -> list[tuple[str, str | None]]:
     return [(given, None)]
 
 
-def _describe(path: Path, given: str) -> SourceFile | InputProblem:
+def _describe(path: Path, given: str, file_format: FileFormat | None) -> SourceFile | InputProblem:
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -135,9 +150,16 @@ def _describe(path: Path, given: str) -> SourceFile | InputProblem:
     if not path.is_file():
         return InputProblem(given, "is not a regular file")
     detected = detect_format(path)
+    if file_format is not None:
+        compression = detected[1] if detected else _compression_of(path.name)
+        detected = (file_format, Compression.NONE if file_format is FileFormat.PARQUET else compression)
     if detected is None:
         suffix = "".join(path.suffixes[-2:]) or "(no extension)"
         return InputProblem(given, f"unknown file type {suffix!r}: snowload_nb loads {KNOWN_SUFFIXES} files")
     if stat.st_size == 0:
         return InputProblem(given, "is empty (not even a header row)")
+    try:  # permissions, as the operating system applies them to this process
+        open(path, "rb").close()
+    except OSError as exc:
+        return InputProblem(given, f"cannot be read: {(exc.strerror or str(exc)).lower()}")
     return SourceFile(path, given, stat.st_size, stat.st_mtime_ns, *detected)
