@@ -12,7 +12,7 @@ _NOISE_STARTS = (
     "\n  file = ",
     "\nThis type was auto-detected",
 )
-_ERRNO_PREFIX = re.compile(r"^\d{6} \(\w{5}\): ")
+_ERRNO_PREFIX = re.compile(r"^\d{6}(?: \(\w{5}\))?: ")
 MAX_LENGTH = 500
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from . import sql
+from .atomic import copy_all_or_nothing
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import LoadError, describe
 from .job import LoadJob
 from .model import FileState, ProgressModel
-from .pipeline import NOT_STARTED, LoadPlan, load_file
+from .pipeline import NOT_STARTED, LoadPlan, PendingCopy, load_file
 from .result import LoadResult
 from .schema import infer_columns
 from .sessions import SessionPool
@@ -57,6 +58,7 @@ class Loader:
         compression_level: int = DEFAULT_LEVEL,
         part_size_mb: float = DEFAULT_PART_SIZE_MB,
         force: bool = False,
+        atomic: bool = False,
         retries: int = 2,
         retry_delay: float = 0.5,
     ) -> None:
@@ -87,6 +89,7 @@ class Loader:
         self.compression_level = compression_level
         self.part_size_mb = part_size_mb
         self.force = force
+        self.atomic = atomic
         self.retries = retries
         self.retry_delay = retry_delay
         self.last_result: LoadResult | None = None
@@ -192,22 +195,25 @@ class _Run:
                     force=loader.force,
                     retries=loader.retries,
                     retry_delay=loader.retry_delay,
+                    defer_copy=loader.atomic,
                 )
                 uploads = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-upload")
                 executor = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-worker")
-                # Largest first: a big file started last would finish long after the others.
-                by_size = sorted(self.sources, key=lambda entry: entry[1].size, reverse=True)
-                futures: list[Future[None]] = [
-                    executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel)
-                    for i, source in by_size
-                ]
+                futures: list[Future[PendingCopy | None]] = []
                 try:
+                    # Largest first: a big file started last would finish long after the others.
+                    for i, source in sorted(self.sources, key=lambda entry: entry[1].size, reverse=True):
+                        futures.append(executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel))
                     wait(futures)
                 except KeyboardInterrupt:
                     cancel.set()
                 finally:
                     _shutdown(executor, cancel)
                     _shutdown(uploads, cancel)
+                if loader.atomic:
+                    pending = [p for f in futures if not f.cancelled() and (p := f.result()) is not None]
+                    failed = [f.name for f in model.files() if f.state is FileState.FAILED]
+                    copy_all_or_nothing(pending, failed, plan, model, sessions, cancel)
                 for i, _ in self.sources:
                     if model.state_of(i) is FileState.QUEUED:
                         model.finish(i, FileState.CANCELLED, error=NOT_STARTED)

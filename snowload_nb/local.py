@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 DATABASE = "SNOWLOAD"
 SCHEMA = "PUBLIC"
+NETWORK_TIMEOUT = 300
 _QUIET = logging.CRITICAL + 1
 _NOISY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "fakesnow", "fakesnow.server")
 
@@ -100,6 +101,10 @@ class _EmbeddedServer:
             "database": DATABASE,
             "schema": SCHEMA,
             "login_timeout": 10,
+            # The connector retries a request that gets no answer until this runs out (forever if
+            # unset): it bounds how long a load waits on a server that went away. A statement
+            # running longer is cancelled too, so it is far above any one COPY here.
+            "network_timeout": NETWORK_TIMEOUT,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
         }
 

@@ -15,7 +15,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +35,49 @@ T = TypeVar("T")
 NOT_STARTED = "not started: the load was cancelled"
 
 
+class Outage:
+    """Declared once steps of two files failed on the network after all their retries, with no
+    step succeeding in between: the server is gone, not one file's statement.
+
+    Files not yet tried then fail at once with that reason instead of each waiting out the
+    connector's own retries, so a load against a dead server ends in bounded time.
+    """
+
+    FILES_TO_DECLARE = 2
+
+    def __init__(self) -> None:
+        self._reason: str | None = None
+        self._failed_files: set[int] = set()
+        self._lock = threading.Lock()
+
+    def failed(self, index: int, reason: str) -> None:
+        with self._lock:
+            self._failed_files.add(index)
+            if self._reason is None and len(self._failed_files) >= self.FILES_TO_DECLARE:
+                self._reason = reason
+
+    def succeeded(self) -> None:
+        if self._failed_files:
+            with self._lock:
+                self._failed_files.clear()
+
+    @property
+    def reason(self) -> str | None:
+        return self._reason
+
+
+class Rejected(Exception):
+    """The server refused a file's COPY: raised inside a transaction to roll it back."""
+
+    def __init__(self, outcome: CopyOutcome) -> None:
+        super().__init__(outcome.error)
+        self.outcome = outcome
+
+
+class ServerGone(RuntimeError):
+    """A step not tried because an earlier one found the server unreachable."""
+
+
 @dataclass(frozen=True)
 class LoadPlan:
     """What every file of one load shares."""
@@ -47,6 +90,8 @@ class LoadPlan:
     force: bool = False
     retries: int = 2  # further attempts of a PUT or COPY that failed on the network
     retry_delay: float = 0.5  # seconds before the first retry; doubles each time
+    defer_copy: bool = False  # atomic loads: stage here, COPY all files together afterwards
+    outage: Outage = field(default_factory=Outage)
 
 
 @dataclass(frozen=True)
@@ -85,26 +130,31 @@ def load_file(
     sessions: SessionPool,
     uploads: Executor,
     cancel: threading.Event,
-) -> None:
-    """Load one file; its outcome lands in the model, never as an exception."""
+) -> PendingCopy | None:
+    """Load one file; its outcome lands in the model, never as an exception.
+
+    With `plan.defer_copy` a staged file is returned for the caller to COPY, still unfinished.
+    """
     job = _Job(index, source, plan, model, sessions, uploads, cancel)
     folder = plan.workdir / source.key
     in_flight: list[Future[None]] = []
     if cancel.is_set():
         model.finish(index, FileState.CANCELLED, error=NOT_STARTED)
-        return
+        return None
     try:
         plain_csv = source.format is FileFormat.CSV and source.compression is Compression.NONE
         if plain_csv and csv_is_header_only(source.path):
             _finish_empty(job)
-            return
+            return None
         model.begin(index, Phase.COMPRESS)
         folder.mkdir(mode=0o700)
         staged = _stage_all(job, folder, in_flight)
         if staged is None:  # nothing after the header: no part was written
             _finish_empty(job)
-            return
+            return None
         job.check()
+        if plan.defer_copy:
+            return PendingCopy(index, source, job.target, staged)
         outcome = _copy(job, staged)
         model.finish(index, outcome.state, rows=outcome.rows, error=outcome.error)
     except Cancelled:
@@ -115,6 +165,7 @@ def load_file(
         model.finish(index, FileState.FAILED, error=describe(exc))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 @dataclass(frozen=True)
@@ -123,6 +174,19 @@ class _Staged:
 
     compression: Compression
     parts: int
+
+
+@dataclass(frozen=True)
+class PendingCopy:
+    """A file whose parts are all on the stage, waiting for its COPY."""
+
+    index: int
+    source: SourceFile
+    target: StagePath
+    staged: _Staged
+
+    def statement(self, plan: LoadPlan) -> str:
+        return sql.copy_into(plan.table, self.target, self.source.format, self.staged.compression, force=plan.force)
 
 
 def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Staged | None:
@@ -174,16 +238,23 @@ def _retrying(job: _Job, step: Callable[[], T]) -> T:
     Only OperationalError (connection lost, timeouts) is retried: a rejected statement or bad
     data fails the same way every time. A cancel during the wait stops at once.
     """
+    outage = job.plan.outage
     attempt = 0
     while True:
+        if outage.reason is not None:
+            raise ServerGone(f"not tried: the server stopped answering ({outage.reason})")
         try:
-            return step()
-        except OperationalError:
+            result = step()
+        except OperationalError as exc:
             if attempt >= job.plan.retries:
+                outage.failed(job.index, describe(exc))
                 raise
             if job.cancel.wait(job.plan.retry_delay * 2**attempt):
                 raise Cancelled from None
             attempt += 1
+        else:
+            outage.succeeded()
+            return result
 
 
 def _upload(job: _Job, part: Part, compression: Compression) -> None:
@@ -203,25 +274,39 @@ def _upload(job: _Job, part: Part, compression: Compression) -> None:
 
 def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
     job.model.begin(job.index, Phase.COPY)
-    plan = job.plan
-    statement = sql.copy_into(plan.table, job.target, job.source.format, staged.compression, force=plan.force)
+    statement = PendingCopy(job.index, job.source, job.target, staged).statement(job.plan)
 
-    def copy() -> list[dict[str, Any]]:
+    def copy() -> CopyOutcome:
         # One file is one COPY, atomic by itself; several parts need the transaction.
         scope = job.sessions.transaction() if staged.parts > 1 else job.sessions.cursor()
         with scope as cursor:
-            cursor.execute(statement)
-            return _rows(cursor)
+            outcome = run_copy(cursor, statement, job.source)
+            if outcome.state is FileState.FAILED:
+                raise Rejected(outcome)  # leaving the transaction this way rolls it back
+            return outcome
 
     try:
-        outcome = read_copy_result(_retrying(job, copy))
-    except ProgrammingError as exc:
-        outcome = CopyOutcome(FileState.FAILED, error=describe(exc))
-    if outcome.error and job.source.format is FileFormat.CSV and needs_a_line(outcome.error):
-        found = wrong_field_count(job.source.path) if job.source.compression is Compression.NONE else None
-        outcome = CopyOutcome(FileState.FAILED, error=found or outcome.error)
+        outcome = _retrying(job, copy)
+    except Rejected as rejected:
+        outcome = rejected.outcome
     if outcome.state is FileState.LOADED:
         job.model.complete(job.index, Phase.COPY)
+    return outcome
+
+
+def run_copy(cursor: Any, statement: str, source: SourceFile) -> CopyOutcome:
+    """Run one COPY and say what became of the file; a rejected file is an outcome, not an error.
+
+    Network failures (OperationalError) still raise, for the caller to retry.
+    """
+    try:
+        cursor.execute(statement)
+        outcome = read_copy_result(_rows(cursor))
+    except ProgrammingError as exc:
+        outcome = CopyOutcome(FileState.FAILED, error=describe(exc))
+    if outcome.error and source.format is FileFormat.CSV and needs_a_line(outcome.error):
+        found = wrong_field_count(source.path) if source.compression is Compression.NONE else None
+        outcome = CopyOutcome(FileState.FAILED, error=found or outcome.error)
     return outcome
 
 

@@ -56,15 +56,16 @@ class SessionPool:
         return self._factory is not None
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, always: bool = False) -> Iterator[Any]:
         """A cursor in a transaction, committed if the block succeeds, rolled back if it raises.
 
-        Only where sessions are exclusive: on a shared session BEGIN would take in the other
-        workers' statements. (On Snowflake one COPY is atomic anyway; the embedded server needs
-        the transaction to load a file's parts all or nothing.)
+        Only where sessions are exclusive, unless `always`: on a shared session BEGIN would take
+        in the other workers' statements. (On Snowflake one COPY is atomic anyway; the embedded
+        server needs the transaction to load a file's parts all or nothing.) `always` is for
+        when no other worker runs any more.
         """
         with self.cursor() as cursor:
-            if not self.exclusive:
+            if not (self.exclusive or always):
                 yield cursor
                 return
             cursor.execute(sql.BEGIN)

@@ -1,0 +1,198 @@
+"""Faults: network failures retried or failing one file, the server going away, interrupts in each phase."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+from conftest import expected_facts, leftover_threads, table_facts
+from snowflake.connector.errors import OperationalError
+
+import snowload_nb as sl
+import snowload_nb.local as local
+from snowload_nb.demo import generate_files
+from snowload_nb.model import Phase, ProgressModel
+
+
+class Interceptor:
+    """Real sessions to the embedded server whose cursors let a test act before chosen statements.
+
+    `before(statement)` runs first and may raise (a failure on the network) or do something
+    to the world (stop the server, interrupt the load).
+    """
+
+    def __init__(self, before, kwargs=None):
+        self.before = before
+        self.kwargs = kwargs or {}
+        self.lock = threading.Lock()
+
+    def __call__(self):
+        return _Session(sl.connect_local(**self.kwargs) if "port" not in self.kwargs else _connect(self.kwargs), self)
+
+
+def _connect(kwargs):
+    import snowflake.connector
+
+    return snowflake.connector.connect(**kwargs)
+
+
+class _Session:
+    def __init__(self, conn, interceptor):
+        self.conn = conn
+        self.interceptor = interceptor
+
+    def cursor(self):
+        return _Cursor(self.conn.cursor(), self.interceptor)
+
+    def close(self):
+        self.conn.close()
+
+
+class _Cursor:
+    def __init__(self, cursor, interceptor):
+        self._cursor = cursor
+        self._interceptor = interceptor
+
+    def execute(self, statement, *args, **kwargs):
+        with self._interceptor.lock:
+            self._interceptor.before(statement)
+        return self._cursor.execute(statement, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+def verb(statement):
+    return statement.split()[0].upper()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return generate_files(tmp_path_factory.mktemp("faults"), [200_000, 400_000, 600_000, 800_000, 1_000_000, 300_000])
+
+
+def paths(files):
+    return [str(f.path) for f in files]
+
+
+def test_a_transient_put_or_copy_failure_is_retried_and_the_load_succeeds(conn, table, files):
+    failures = {"PUT": 1, "COPY": 1}
+    seen = []
+
+    def fail_first_attempts(statement):
+        seen.append(verb(statement))
+        if failures.get(verb(statement), 0) > 0:
+            failures[verb(statement)] -= 1
+            raise OperationalError(msg="simulated: connection reset by peer", errno=254007)
+
+    result = sl.Loader(
+        conn, table, workers=3, progress="none", connect=Interceptor(fail_first_attempts), retry_delay=0.01
+    ).load(paths(files))
+
+    assert result.ok, result.files
+    assert failures == {"PUT": 0, "COPY": 0}
+    assert seen.count("PUT") == len(files) + 1 and seen.count("COPY") == len(files) + 1
+    assert table_facts(conn, table) == expected_facts(files)
+
+
+def test_a_permanent_failure_fails_that_file_only(conn, table, files):
+    doomed = files[2]
+    doomed_key = sl.loader.expand([str(doomed.path)])[0].key
+
+    def fail_one_file(statement):
+        if verb(statement) == "COPY" and doomed_key in statement:
+            raise OperationalError(msg="simulated: the warehouse is unreachable", errno=250003)
+
+    loader = sl.Loader(
+        conn, table, workers=3, progress="none", connect=Interceptor(fail_one_file), retries=2, retry_delay=0.01
+    )
+    result = loader.load(paths(files))
+
+    statuses = [(f.status, f.error) for f in result.files]
+    assert statuses[2] == ("failed", "simulated: the warehouse is unreachable")
+    assert [s for i, s in enumerate(statuses) if i != 2] == [("loaded", None)] * (len(files) - 1)
+    assert table_facts(conn, table) == expected_facts([f for f in files if f is not doomed])
+
+
+# When its request times out against the dead server, the connector's own query-cancel timer
+# thread fails to send its abort request and dies with a traceback: the connector's, not ours.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_the_server_going_away_fails_the_rest_in_bounded_time(tmp_path, files, private_tmp):
+    server = local._EmbeddedServer(None)
+    server.start()
+    kwargs = server.connect_kwargs() | {"network_timeout": 3}
+    setup = _connect(kwargs)
+    from snowload_nb import sql
+    from snowload_nb.demo import DEMO_COLUMNS
+
+    setup.cursor().execute(sql.create_table(sql.QualifiedName.parse("GONE"), DEMO_COLUMNS))
+    copies = []
+
+    def stop_after_the_first_copy(statement):
+        if verb(statement) == "COPY":
+            copies.append(statement)
+            if len(copies) == 2:
+                server.stop()  # the first COPY went through; from now on nobody answers
+
+    job = sl.Loader(
+        setup,
+        "GONE",
+        workers=2,
+        progress="none",
+        connect=Interceptor(stop_after_the_first_copy, kwargs),
+        retry_delay=0.01,
+    ).start(paths(files))
+    result = job.wait(timeout=240)
+
+    assert result is not None, "the load did not end after the server went away"
+    statuses = [f.status for f in result.files]
+    assert statuses.count("loaded") == 1
+    assert statuses.count("failed") == len(files) - 1
+    errors = [f.error for f in result.files if f.status == "failed"]
+    assert all(e for e in errors)
+    assert any("not tried: the server stopped answering" in e for e in errors)
+    assert list(private_tmp.iterdir()) == []
+    assert leftover_threads() == []
+
+
+@pytest.mark.parametrize("phase", ["compress", "upload", "copy"])
+def test_an_interrupt_in_any_phase_cancels_cleanly(conn, table, files, private_tmp, monkeypatch, phase):
+    interrupted = threading.Event()
+
+    def interrupt():
+        if not interrupted.is_set():
+            interrupted.set()
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C or the notebook's Interrupt does
+
+    if phase == "compress":
+        advance = ProgressModel.advance
+
+        def advance_then_interrupt(model, index, which, nbytes):
+            advance(model, index, which, nbytes)
+            if which is Phase.COMPRESS:
+                interrupt()
+
+        monkeypatch.setattr(ProgressModel, "advance", advance_then_interrupt)
+        connect = None
+    else:
+        wanted = {"upload": "PUT", "copy": "COPY"}[phase]
+
+        def interrupt_at(statement):
+            if verb(statement) == wanted:
+                interrupt()
+
+        connect = Interceptor(interrupt_at)
+
+    result = sl.Loader(conn, table, workers=2, progress="none", connect=connect).load(paths(files))
+
+    assert interrupted.is_set()
+    assert result.cancelled and not result.ok
+    statuses = {f.status for f in result.files}
+    assert "cancelled" in statuses and statuses <= {"loaded", "cancelled"}
+    loaded = [g for g, f in zip(files, result.files, strict=True) if f.status == "loaded"]
+    assert table_facts(conn, table) == expected_facts(loaded)  # whole files only
+    assert result.rows_loaded == sum(g.rows for g in loaded)
+    assert list(private_tmp.iterdir()) == []
+    assert leftover_threads() == []
