@@ -129,3 +129,22 @@ def test_sessions_that_cannot_open_fail_every_file_with_the_reason(conn, table, 
 
     assert {(f.status, f.error) for f in result.files} == {("failed", "Connection refused")}
     assert table_facts(conn, table) == (0, 0, 0)
+
+
+def test_the_private_folder_is_0700_while_it_lives(conn, table, mixed_files, private_tmp, monkeypatch):
+    from snowload_nb.model import Phase, ProgressModel
+
+    modes = set()
+    advance = ProgressModel.advance
+
+    def look(model, index, phase, nbytes):
+        if phase is Phase.COMPRESS:
+            modes.update(oct(p.stat().st_mode & 0o777) for p in private_tmp.iterdir())
+        advance(model, index, phase, nbytes)
+
+    monkeypatch.setattr(ProgressModel, "advance", look)
+    result = sl.Loader(conn, table, workers=2, progress="none").load([str(mixed_files[3].path)])
+
+    assert result.ok
+    assert modes == {"0o700"}
+    assert list(private_tmp.iterdir()) == []

@@ -1,0 +1,64 @@
+"""Re-runs: nothing loads twice, every view says so, and force=True loads again."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import expected_facts, table_facts
+
+import snowload_nb as sl
+import snowload_nb.loader as loader_module
+
+
+@pytest.fixture
+def views(monkeypatch):
+    made = []
+    make_view = loader_module.make_view
+    monkeypatch.setattr(loader_module, "make_view", lambda *a, **k: made.append(make_view(*a, **k)) or made[-1])
+    return made
+
+
+@pytest.mark.parametrize("progress", ["log", "tqdm", "widget"])
+def test_a_second_run_is_skipped_and_every_view_says_already_loaded(conn, table, mixed_files, capsys, views, progress):
+    paths = [str(f.path) for f in mixed_files[:4] if f.rows]
+    sl.Loader(conn, table, progress="none").load(paths)
+
+    again = sl.Loader(conn, table, workers=2, progress=progress).load(paths)
+
+    assert again.ok and again.rows_loaded == 0
+    assert [f.status for f in again.files] == ["skipped"] * len(paths)
+    err = capsys.readouterr().err
+    if progress == "log":
+        assert sum("already loaded" in line for line in err.splitlines()) == len(paths) + 1  # files + summary
+    elif progress == "tqdm":
+        assert f"0 loaded, {len(paths)} already loaded" in err
+    else:
+        finished = views[-1]._finished.value
+        assert finished.count("already loaded") == len(paths)
+        assert f"0 loaded, {len(paths)} already loaded" in views[-1]._fallback_text
+    assert table_facts(conn, table) == expected_facts([f for f in mixed_files[:4] if f.rows])
+
+
+def test_force_loads_again(conn, table, mixed_files):
+    chosen = [f for f in mixed_files[:3] if f.rows]
+    paths = [str(f.path) for f in chosen]
+    sl.Loader(conn, table, progress="none").load(paths)
+
+    forced = sl.Loader(conn, table, progress="none", force=True).load(paths)
+
+    assert [f.status for f in forced.files] == ["loaded"] * len(paths)
+    rows, distinct, total = table_facts(conn, table)
+    once = expected_facts(chosen)
+    assert (rows, distinct, total) == (2 * once[0], once[1], 2 * once[2])
+
+
+def test_a_changed_file_loads_again(conn, table, tmp_path):
+    from snowload_nb.demo import write_csv
+
+    first = write_csv(tmp_path / "daily.csv", 0, 1, 10)
+    sl.Loader(conn, table, progress="none").load([str(first.path)])
+    second = write_csv(tmp_path / "daily.csv", 1, 100, 20)  # same name, new contents
+
+    result = sl.Loader(conn, table, progress="none").load([str(second.path)])
+
+    assert [(f.status, f.rows_loaded) for f in result.files] == [("loaded", 20)]
+    assert table_facts(conn, table) == expected_facts([first, second])
