@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 DATABASE = "SNOWLOAD"
 SCHEMA = "PUBLIC"
-NETWORK_TIMEOUT = 300
+NETWORK_TIMEOUT = 120
 _QUIET = logging.CRITICAL + 1
 _NOISY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "fakesnow", "fakesnow.server")
 

@@ -97,10 +97,15 @@ class PhaseSnapshot:
 
     @property
     def fraction(self) -> float:
+        """How much went through: a failed or cancelled file leaves its part of the bar empty."""
         if self.bytes_total == 0:
-            settled = self.files_done + self.files_dropped
-            return 1.0 if self.files_total == 0 else settled / self.files_total
-        return min(1.0, (self.bytes_done + self.bytes_dropped) / self.bytes_total)
+            return 1.0 if self.files_total == 0 else self.files_done / self.files_total
+        return min(1.0, self.bytes_done / self.bytes_total)
+
+    @property
+    def settled(self) -> bool:
+        """Every file either went through this phase or ended before it."""
+        return self.files_done + self.files_dropped >= self.files_total
 
 
 @dataclass(frozen=True)

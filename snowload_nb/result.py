@@ -66,14 +66,11 @@ class LoadResult:
         return sum(1 for f in self.files if f.status == status)
 
     def summary(self) -> str:
-        """One line: what happened, for a terminal, a log or a notebook."""
-        parts = [f"{self.count('loaded')} loaded"]
-        parts += [f"{self.count(s)} {s}" for s in ("skipped", "failed", "cancelled") if self.count(s)]
-        outcome = {"done": "Loaded", "failed": "Loaded with failures", "cancelled": "Cancelled"}[self.state]
-        return (
-            f"{outcome}: {self.rows_loaded:,} rows into {self.table} from {len(self.files)} files "
-            f"({', '.join(parts)}) in {self.seconds:.1f} s"
-        )
+        """One line: what happened, worded as the views word it."""
+        from .views import text
+
+        counts = {text.status_word(FileState(s)): self.count(s) for s in STATUSES}
+        return text.summary(LoadState(self.state), self.rows_loaded, self.table, len(self.files), counts, self.seconds)
 
     def to_dict(self) -> dict[str, Any]:
         return {

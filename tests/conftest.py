@@ -63,6 +63,13 @@ def expected_facts(files: list[GeneratedFile]) -> tuple[int, int, int]:
     return rows, rows, sum(f.id_sum for f in files)
 
 
-def leftover_threads() -> list[threading.Thread]:
-    """Non-daemon threads besides the main one: what would keep a process from exiting."""
-    return [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+def leftover_threads(grace: float = 5.0) -> list[threading.Thread]:
+    """Non-daemon threads besides the main one that do not end: what would keep a process alive.
+
+    A thread already on its way out (the connector's cancelled query timer) gets `grace`
+    seconds to finish; joining waits for exactly that, no longer than needed.
+    """
+    others = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+    for thread in others:
+        thread.join(grace)
+    return [t for t in others if t.is_alive()]

@@ -46,7 +46,7 @@ def test_without_json_stdout_holds_the_results_table(mixed_files):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert str(mixed_files[0].path) in done.stdout
-    assert f"Loaded: {mixed_files[0].rows:,} rows into T from 1 files (1 loaded)" in done.stdout
+    assert f"Done: {mixed_files[0].rows:,} rows into T from 1 file (1 loaded)" in done.stdout
 
 
 def test_local_db_keeps_the_table_and_its_load_history_between_runs(mixed_files, tmp_path):
@@ -77,7 +77,7 @@ def test_log_progress_goes_to_stderr_as_plain_lines(mixed_files):
     lines = done.stderr.splitlines()
     assert "\r" not in done.stderr
     assert lines and all(" snowload " in line for line in lines)
-    assert f"Done: {mixed_files[0].rows:,} rows into T from 1 files (1 loaded)" in lines[-1]
+    assert f"Done: {mixed_files[0].rows:,} rows into T from 1 file (1 loaded)" in lines[-1]
 
 
 def test_bad_workers_is_a_usage_error():

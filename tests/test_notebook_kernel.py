@@ -50,6 +50,11 @@ def kernel(request, tmp_path_factory):
             "from snowload_nb import sql\n"
             "from snowload_nb.demo import DEMO_COLUMNS\n"
             "conn = sl.connect_local()\n"
+            "def leftover_threads():\n"
+            "    others = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]\n"
+            "    for t in others:\n"
+            "        t.join(5)  # a thread on its way out gets a moment to finish\n"
+            "    return [t.name for t in others if t.is_alive()]\n"
             "def new_table(name):\n"
             "    conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(name), DEMO_COLUMNS))\n"
             "    return name\n"
@@ -158,7 +163,7 @@ def test_interrupt_cancels_a_blocking_load(kernel, big_files):
         "n = conn.cursor().execute('SELECT COUNT(*) FROM INTERRUPTED').fetchone()[0]\n"
         "print(json.dumps({'state': result.state, 'statuses': [f.status for f in result.files],\n"
         "    'rows': result.rows_loaded, 'in_table': n,\n"
-        "    'threads': [t.name for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()],\n"
+        "    'threads': leftover_threads(),\n"
         "    'temp': [p for p in os.listdir(tempfile.gettempdir()) if p.startswith('snowload-')]}))"
     )
     report = json.loads(after.stdout())

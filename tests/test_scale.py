@@ -140,5 +140,5 @@ def test_the_model_ends_consistent_after_many_files(conn, table, tmp_path):
     assert snapshot.active == () and len(snapshot.finished) == 301
     for phase in snapshot.phases:
         assert phase.bytes_done + phase.bytes_dropped == phase.bytes_total
-        assert phase.fraction == 1.0
+        assert phase.settled
     assert result.rows_loaded == 300

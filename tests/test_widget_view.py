@@ -73,7 +73,7 @@ def test_a_clean_load_ends_with_full_success_bars_and_the_results_table():
     assert [(bar.value, bar.bar_style) for bar in _bars(view)] == [(1.0, "success")] * 3
     assert "42 rows" in view._aggregates[2].detail.value
     assert "done" in view._header.value
-    assert view._fallback_text.startswith("Done: 42 rows into EVENTS from 1 files (1 loaded)")
+    assert view._fallback_text.startswith("Done: 42 rows into EVENTS from 1 file (1 loaded)")
     assert "<td" in view._fallback_html and "a.csv" in view._fallback_html
 
 

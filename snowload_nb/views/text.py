@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from ..model import FileSnapshot, FileState, Phase, PhaseSnapshot, Snapshot
+from collections.abc import Mapping
+
+from ..model import FileSnapshot, FileState, LoadState, Phase, PhaseSnapshot, Snapshot
 
 MB = 1_000_000
+OUTCOMES = {
+    LoadState.PENDING: "Starting",
+    LoadState.RUNNING: "Running",
+    LoadState.DONE: "Done",
+    LoadState.FAILED: "Done with failures",
+    LoadState.CANCELLED: "Cancelled",
+}
 
 
 def size(n: int) -> str:
@@ -19,6 +28,15 @@ def size(n: int) -> str:
 
 def rate(bytes_per_second: float) -> str:
     return f"{bytes_per_second / MB:,.1f} MB/s"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+def seconds_taken(seconds: float) -> str:
+    """How long something took: tenths under a minute, then minutes and seconds."""
+    return f"{seconds:.1f} s" if seconds < 60 else duration(seconds)
 
 
 def duration(seconds: float | None) -> str:
@@ -36,7 +54,7 @@ def phase_line(p: PhaseSnapshot, running: bool = True) -> str:
         f"{p.files_done}/{p.files_total} files",
         f"{p.bytes_done / MB:,.1f}/{p.bytes_total / MB:,.1f} MB",
     ]
-    if running:
+    if running and not p.settled:
         parts += [rate(p.rate), f"ETA {duration(p.eta)}"]
     if p.phase is Phase.COPY:
         parts.append(f"{p.rows:,} rows")
@@ -45,7 +63,7 @@ def phase_line(p: PhaseSnapshot, running: bool = True) -> str:
 
 def header_line(s: Snapshot) -> str:
     return (
-        f"{s.table} · {s.files_total} files · {size(s.bytes_total)} · {s.workers} workers · "
+        f"{s.table} · {plural(s.files_total, 'file')} · {size(s.bytes_total)} · {plural(s.workers, 'worker')} · "
         f"{duration(s.elapsed)} · {s.state.value}"
     )
 
@@ -73,17 +91,17 @@ def finished_line(f: FileSnapshot) -> str:
 
 
 def summary_line(s: Snapshot) -> str:
-    counts = s.counts
-    parts = [f"{counts[FileState.LOADED]} loaded"]
-    parts += [
-        f"{counts[state]} {status_word(state)}"
-        for state in (FileState.SKIPPED, FileState.FAILED, FileState.CANCELLED)
-        if counts[state]
-    ]
-    queued = counts[FileState.QUEUED]
-    if queued and s.ended:
-        parts.append(f"{queued} not started")
+    counts = {status_word(state): n for state, n in s.counts.items() if state.terminal}
+    if s.ended and s.counts[FileState.QUEUED]:
+        counts["not started"] = s.counts[FileState.QUEUED]
+    return summary(s.state, s.rows_loaded, s.table, s.files_total, counts, s.elapsed)
+
+
+def summary(state: LoadState, rows: int, table: str, files: int, counts: Mapping[str, int], seconds: float) -> str:
+    """ "Done: 1,234 rows into EVENTS from 12 files (11 loaded, 1 already loaded) in 2.5 s"."""
+    parts = [f"{counts.get('loaded', 0)} loaded"]
+    parts += [f"{n} {word}" for word, n in counts.items() if n and word != "loaded"]
     return (
-        f"{s.state.value.capitalize()}: {s.rows_loaded:,} rows into {s.table} from {s.files_total} files "
-        f"({', '.join(parts)}) in {duration(s.elapsed)}"
+        f"{OUTCOMES[state]}: {plural(rows, 'row')} into {table} from {plural(files, 'file')} "
+        f"({', '.join(parts)}) in {seconds_taken(seconds)}"
     )

@@ -149,8 +149,8 @@ class WidgetView:
     def _draw_header(self, s: Snapshot) -> None:
         colour = _STATE_COLOURS[s.state]
         value = (
-            f"<b>{html.escape(s.table)}</b> · {s.files_total} files · {text.size(s.bytes_total)} · "
-            f"{s.workers} workers · {text.duration(s.elapsed)} · "
+            f"<b>{html.escape(s.table)}</b> · {text.plural(s.files_total, 'file')} · {text.size(s.bytes_total)} · "
+            f"{text.plural(s.workers, 'worker')} · {text.duration(s.elapsed)} · "
             f"<b style='color:{colour}'>{s.state.value}</b>"
         )
         _assign(self._header, value=value)
@@ -168,7 +168,7 @@ class WidgetView:
 
     def _draw_recent(self, s: Snapshot) -> None:
         count = len(s.finished)
-        if count == self._finished_drawn:
+        if count == self._finished_drawn or count == 0:
             return
         self._finished_drawn = count
         recent = [_row(f) for f in s.finished[-RECENT_FINISHED:]]
