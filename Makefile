@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # A second environment with ipykernel 6: the kernel tests run the widget under both 6 and 7.
 KERNEL6 ?= .venv-ipykernel6
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench e2e clean
 
 # The stamp is newer than pyproject.toml once the venv holds what it asks for.
 $(VENV)/.installed-local: pyproject.toml
@@ -35,6 +35,21 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test $(KERNEL6)/.installed lint
 	$(BIN)/python -m pytest
+
+# The browser check: JupyterLab in headless Debian Chromium runs notebooks/ and the widget is
+# checked on the rendered page; tmux shows the terminal view. Regenerates docs/img/. Installs what
+# it needs: JupyterLab and playwright into the venv, chromium and tmux with apt-get (as root).
+$(VENV)/.installed-e2e: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet 'jupyterlab>=4.2,<5' 'playwright>=1.49,<2'
+	touch $@
+
+e2e: $(VENV)/.installed-e2e
+	@missing=""; test -x /usr/bin/chromium || missing="chromium"; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	if [ -n "$$missing" ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+	timeout --kill-after=30 900 $(BIN)/python -m pytest e2e -q
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_load.py

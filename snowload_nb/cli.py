@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .env import PROGRESS_MODES
+from .env import PROGRESS_MODES, resolve_progress
 from .errors import LoadError, describe
 from .result import LoadResult
 
@@ -51,7 +51,10 @@ def _load(args: argparse.Namespace) -> int:
         result = loader.load(args.paths)
     finally:
         conn.close()
-    sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n" if args.json else _table(result))
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:  # the progress view prints the summary; with none, it goes after the table
+        sys.stdout.write(_table(result, with_summary=resolve_progress(args.progress) == "none"))
     if result.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
@@ -70,14 +73,15 @@ def connect(args: argparse.Namespace) -> Any:
     return snowflake.connector.connect()
 
 
-def _table(result: LoadResult) -> str:
+def _table(result: LoadResult, with_summary: bool) -> str:
     width = max([len(f.path) for f in result.files] + [4])
     lines = [f"{'file':<{width}}  {'status':<9} {'rows':>12} {'seconds':>8}  error"]
     for f in result.files:
         lines.append(
             f"{f.path:<{width}}  {f.status:<9} {f.rows_loaded:>12,} {f.seconds:>8.2f}  {f.error or ''}".rstrip()
         )
-    lines.append(result.summary())
+    if with_summary:
+        lines.append(result.summary())
     return "\n".join(lines) + "\n"
 
 
