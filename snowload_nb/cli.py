@@ -107,7 +107,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def add_load_arguments(load: argparse.ArgumentParser) -> None:
     """The arguments of `snowload load`, shared with the %snowload magic."""
-    load.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or glob patterns")
+    load.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="files, folders or glob patterns (in %%snowload: or a DataFrame variable)",
+    )
     load.add_argument("--table", required=True, help="NAME, SCHEMA.NAME or DB.SCHEMA.NAME")
     load.add_argument("--workers", type=_positive, default=4, help="files loaded at once (default 4)")
     where = load.add_mutually_exclusive_group()

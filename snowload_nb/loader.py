@@ -17,9 +17,10 @@ from .atomic import copy_all_or_nothing
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import LoadError, describe
+from .frames import prepare as prepare_frame
 from .job import LoadJob
 from .model import FileState, ProgressModel
-from .pipeline import NOT_STARTED, LoadPlan, PendingCopy, load_file
+from .pipeline import NOT_STARTED, LoadPlan, PendingCopy, Source, load_file
 from .result import LoadResult
 from .schema import infer_columns
 from .sessions import SessionPool
@@ -110,26 +111,56 @@ class Loader:
     def _remember(self, result: LoadResult) -> None:
         self.last_result = result
 
+    def load_dataframe(self, data: Any, *, chunk_rows: int | None = None) -> LoadResult:
+        """Load a pandas DataFrame, pyarrow Table or polars DataFrame; block until done.
+
+        The frame goes up as Parquet chunks (`chunk_rows` rows each; by default about 32 MB of
+        memory each), shown as files in the views, and loads all or nothing. Its columns are
+        matched to the table's by name; `create_table=True` creates the table from its schema,
+        names kept exactly.
+        """
+        if chunk_rows is not None and (
+            isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
+        ):
+            raise ValueError(f"chunk_rows must be an integer >= 1, not {chunk_rows!r}")
+        frame = prepare_frame(data)
+        model = ProgressModel(str(self.table), self.workers, unit="chunk")
+        sources: list[tuple[int, Source]] = [
+            (model.add_file(c.name, c.given, c.size), c) for c in frame.chunks(chunk_rows)
+        ]
+        if sources or self.create_table:
+            self._prepare_target(frame.columns)
+        result = self._start_run(model, sources, atomic=True, background=False).execute()
+        self.last_result = result
+        return result
+
     def _begin(self, paths: Paths, background: bool) -> _Run:
         """Everything that must happen on the calling thread: inputs, target, and the view."""
         entries = expand(paths, None if self.format == "auto" else FileFormat(self.format))
         model = ProgressModel(str(self.table), self.workers)
         indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
-        sources = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
+        sources: list[tuple[int, Source]] = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
         if sources:
-            self._prepare_target([s for _, s in sources])
-        run = _Run(self, model, sources)
-        run.view = make_view(resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background)
-        model.start()
+            first = sources[0][1]
+            self._prepare_target(lambda: infer_columns(first))
+        run = self._start_run(model, sources, atomic=self.atomic, background=background)
         for i, e in indexed:
             if isinstance(e, InputProblem):
                 model.finish(i, FileState.FAILED, error=e.reason)
         return run
 
+    def _start_run(
+        self, model: ProgressModel, sources: list[tuple[int, Source]], atomic: bool, background: bool
+    ) -> _Run:
+        run = _Run(self, model, sources, atomic)
+        run.view = make_view(resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background)
+        model.start()
+        return run
+
     def _sessions(self) -> SessionPool:
         return SessionPool(self.conn, self.workers, factory=self.connect)
 
-    def _prepare_target(self, sources: list[SourceFile]) -> None:
+    def _prepare_target(self, columns: Callable[[], list[tuple[str, str]]]) -> None:
         """Create the stage, and the table if asked and missing; fail early if the table is missing.
 
         The table is created only when the probe says it is not there: a CREATE on an existing
@@ -147,8 +178,7 @@ class Loader:
             except LoadError:
                 if not self.create_table:
                     raise
-                columns = infer_columns(sources[0])
-                _execute(cursor, sql.create_table(self.table, columns), f"cannot create table {self.table}")
+                _execute(cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}")
             _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
         finally:
             cursor.close()
@@ -157,10 +187,11 @@ class Loader:
 class _Run:
     """One load from its first file to its result; `execute` runs on the calling or a job thread."""
 
-    def __init__(self, loader: Loader, model: ProgressModel, sources: list[tuple[int, SourceFile]]) -> None:
+    def __init__(self, loader: Loader, model: ProgressModel, sources: list[tuple[int, Source]], atomic: bool) -> None:
         self.loader = loader
         self.model = model
         self.sources = sources
+        self.atomic = atomic
         self.view: View = NullView()
         self._cancel = threading.Event()
 
@@ -176,7 +207,7 @@ class _Run:
             self.model.end(cancelled=interrupted or self._cancel.is_set())
             final = self.model.snapshot()
             self.view.close(final)
-        return LoadResult.build(str(self.loader.table), self.model.files(), final.elapsed, final.state)
+        return LoadResult.build(str(self.loader.table), self.model.files(), final.elapsed, final.state, final.unit)
 
     def _pool(self) -> bool:
         """Run the files on the pool with the refresher drawing; True if cancelled."""
@@ -195,7 +226,7 @@ class _Run:
                     force=loader.force,
                     retries=loader.retries,
                     retry_delay=loader.retry_delay,
-                    defer_copy=loader.atomic,
+                    defer_copy=self.atomic,
                 )
                 uploads = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-upload")
                 executor = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-worker")
@@ -210,7 +241,7 @@ class _Run:
                 finally:
                     _shutdown(executor, cancel)
                     _shutdown(uploads, cancel)
-                if loader.atomic:
+                if self.atomic:
                     pending = [p for f in futures if not f.cancelled() and (p := f.result()) is not None]
                     failed = [f.name for f in model.files() if f.state is FileState.FAILED]
                     copy_all_or_nothing(pending, failed, plan, model, sessions, cancel)

@@ -13,6 +13,7 @@ import shlex
 from typing import Any
 
 from .cli import add_load_arguments, connect
+from .frames import is_frame
 from .result import LoadResult
 
 
@@ -65,7 +66,8 @@ def snowload_magic(line: str, namespace: dict[str, Any]) -> LoadResult:
             create_table=args.create_table,
             force=args.force,
         )
-        result = loader.load(args.paths)
+        frame = namespace.get(args.paths[0]) if len(args.paths) == 1 else None
+        result = loader.load_dataframe(frame) if is_frame(frame) else loader.load(args.paths)
         if args.json:
             print(json.dumps(result.to_dict(), indent=2))
         return result

@@ -85,6 +85,7 @@ class PhaseSnapshot:
     """Totals for one phase. Bytes are always bytes of the source files, so phases compare."""
 
     phase: Phase
+    unit: str
     files_done: int
     files_total: int
     bytes_done: int
@@ -171,6 +172,7 @@ class Snapshot:
 
     table: str
     workers: int
+    unit: str
     state: LoadState
     elapsed: float
     files_total: int
@@ -225,9 +227,12 @@ RATE_WINDOW_SECONDS = 5.0
 class ProgressModel:
     """Per-file state machines and per-phase totals, safe to advance from any number of threads."""
 
-    def __init__(self, table: str, workers: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, table: str, workers: int, clock: Callable[[], float] = time.monotonic, unit: str = "file"
+    ) -> None:
         self.table = table
         self.workers = workers
+        self.unit = unit  # what the views call one item: a file, or a chunk of a DataFrame
         self._clock = clock
         self._lock = threading.Lock()
         self._files: list[_File] = []
@@ -343,6 +348,7 @@ class ProgressModel:
             return Snapshot(
                 table=self.table,
                 workers=self.workers,
+                unit=self.unit,
                 state=self._state,
                 elapsed=self._elapsed(now),
                 files_total=len(self._files),
@@ -397,6 +403,7 @@ class ProgressModel:
         eta = remaining / rate if rate > 0 else (0.0 if remaining <= 0 else None)
         return PhaseSnapshot(
             phase=PHASES[p],
+            unit=self.unit,
             files_done=totals.files_done,
             files_total=len(self._files),
             bytes_done=totals.bytes_done,

@@ -25,6 +25,7 @@ from . import sql
 from .compress import Cancelled
 from .diagnose import needs_a_line, wrong_field_count
 from .errors import describe
+from .frames import FrameChunk
 from .model import FileState, Phase, ProgressModel
 from .parts import Part, split_csv
 from .sessions import SessionPool
@@ -32,6 +33,7 @@ from .sources import SourceFile
 from .sql import Compression, FileFormat, QualifiedName, StagePath
 
 T = TypeVar("T")
+Source = SourceFile | FrameChunk
 NOT_STARTED = "not started: the load was cancelled"
 
 
@@ -106,7 +108,7 @@ class _Job:
     """The worker's context for one file, so the steps below take one argument, not seven."""
 
     index: int
-    source: SourceFile
+    source: Source
     plan: LoadPlan
     model: ProgressModel
     sessions: SessionPool
@@ -124,7 +126,7 @@ class _Job:
 
 def load_file(
     index: int,
-    source: SourceFile,
+    source: Source,
     plan: LoadPlan,
     model: ProgressModel,
     sessions: SessionPool,
@@ -136,14 +138,13 @@ def load_file(
     With `plan.defer_copy` a staged file is returned for the caller to COPY, still unfinished.
     """
     job = _Job(index, source, plan, model, sessions, uploads, cancel)
-    folder = plan.workdir / source.key
+    folder = plan.workdir / f"{index:06d}"
     in_flight: list[Future[None]] = []
     if cancel.is_set():
         model.finish(index, FileState.CANCELLED, error=NOT_STARTED)
         return None
     try:
-        plain_csv = source.format is FileFormat.CSV and source.compression is Compression.NONE
-        if plain_csv and csv_is_header_only(source.path):
+        if isinstance(source, SourceFile) and _is_plain_csv(source) and csv_is_header_only(source.path):
             _finish_empty(job)
             return None
         model.begin(index, Phase.COMPRESS)
@@ -181,7 +182,7 @@ class PendingCopy:
     """A file whose parts are all on the stage, waiting for its COPY."""
 
     index: int
-    source: SourceFile
+    source: Source
     target: StagePath
     staged: _Staged
 
@@ -210,6 +211,11 @@ def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Stage
 def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
     """The staged pieces of the file: split and compressed CSV parts, or the file as it is."""
     source, plan, model = job.source, job.plan, job.model
+    if isinstance(source, FrameChunk):
+        local = source.write(folder)  # Parquet: serialising is this phase's work
+        model.advance(job.index, Phase.COMPRESS, source.size)
+        yield Part(local, 1, source.size, local.stat().st_size), Compression.NONE
+        return
     if source.format is FileFormat.PARQUET or source.compression is not Compression.NONE:
         # Already compressed (Parquet compresses its own columns): staging it again costs only time.
         local = folder / source.staged_name
@@ -294,7 +300,7 @@ def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
     return outcome
 
 
-def run_copy(cursor: Any, statement: str, source: SourceFile) -> CopyOutcome:
+def run_copy(cursor: Any, statement: str, source: Source) -> CopyOutcome:
     """Run one COPY and say what became of the file; a rejected file is an outcome, not an error.
 
     Network failures (OperationalError) still raise, for the caller to retry.
@@ -304,9 +310,8 @@ def run_copy(cursor: Any, statement: str, source: SourceFile) -> CopyOutcome:
         outcome = read_copy_result(_rows(cursor))
     except ProgrammingError as exc:
         outcome = CopyOutcome(FileState.FAILED, error=describe(exc))
-    if outcome.error and source.format is FileFormat.CSV and needs_a_line(outcome.error):
-        found = wrong_field_count(source.path) if source.compression is Compression.NONE else None
-        outcome = CopyOutcome(FileState.FAILED, error=found or outcome.error)
+    if outcome.error and isinstance(source, SourceFile) and _is_plain_csv(source) and needs_a_line(outcome.error):
+        outcome = CopyOutcome(FileState.FAILED, error=wrong_field_count(source.path) or outcome.error)
     return outcome
 
 
@@ -341,6 +346,10 @@ def read_copy_result(rows: list[dict[str, Any]]) -> CopyOutcome:
     if all(status == "LOAD_SKIPPED" for status in statuses):
         return CopyOutcome(FileState.SKIPPED, error=None)
     return CopyOutcome(FileState.LOADED, rows=sum(int(r.get("rows_loaded") or 0) for r in files))
+
+
+def _is_plain_csv(source: SourceFile) -> bool:
+    return source.format is FileFormat.CSV and source.compression is Compression.NONE
 
 
 def csv_is_header_only(path: Path, probe: int = 1 << 16) -> bool:

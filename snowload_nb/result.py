@@ -41,10 +41,13 @@ class LoadResult:
     files: list[FileResult]
     seconds: float
     state: str  # done, failed or cancelled
+    unit: str = "file"  # or "chunk", for a DataFrame
 
     @classmethod
-    def build(cls, table: str, files: Sequence[FileSnapshot], seconds: float, state: LoadState) -> LoadResult:
-        return cls(table, [FileResult.from_snapshot(f) for f in files], round(seconds, 3), state.value)
+    def build(
+        cls, table: str, files: Sequence[FileSnapshot], seconds: float, state: LoadState, unit: str = "file"
+    ) -> LoadResult:
+        return cls(table, [FileResult.from_snapshot(f) for f in files], round(seconds, 3), state.value, unit)
 
     @property
     def ok(self) -> bool:
@@ -70,7 +73,8 @@ class LoadResult:
         from .views import text
 
         counts = {text.status_word(FileState(s)): self.count(s) for s in STATUSES}
-        return text.summary(LoadState(self.state), self.rows_loaded, self.table, len(self.files), counts, self.seconds)
+        files = text.plural(len(self.files), self.unit)
+        return text.summary(LoadState(self.state), self.rows_loaded, self.table, files, counts, self.seconds)
 
     def to_dict(self) -> dict[str, Any]:
         return {

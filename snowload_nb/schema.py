@@ -51,7 +51,9 @@ def snowflake_type(field: pa.Field, where: str) -> str:
         return "TIMESTAMP_TZ" if t.tz else "TIMESTAMP_NTZ"
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         return "BINARY"
-    raise UnsupportedType(f"{where}: column {field.name!r} has type {t}, which snowload_nb cannot create a column for")
+    raise UnsupportedType(
+        f"{where}: column {field.name!r} has type {t}, which has no Snowflake column type to load into"
+    )
 
 
 def _csv_schema(path: Path) -> pa.Schema:

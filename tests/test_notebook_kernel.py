@@ -221,6 +221,15 @@ def test_the_snowload_magic_mirrors_the_cli(kernel, small_files):
     assert cell.stdout() == f"LoadResult {sum(f.rows for f in small_files[:3])} ['loaded', 'loaded', 'loaded']\n"
     assert _opened(cell.messages, "VBoxModel")  # the same live widget as Loader.load
 
+    frame = kernel.execute(
+        "import pandas as pd\n"
+        "frame = pd.DataFrame({'n': range(1000), 'Name Here': ['x'] * 1000})\n"
+        "r = %snowload frame --table MAGIC_FRAME --conn conn --create-table\n"
+        '(total,) = conn.cursor().execute(\'SELECT SUM("n") FROM "MAGIC_FRAME"\').fetchone()\n'
+        "print(r.rows_loaded, r.unit, total == sum(range(1000)))"
+    )
+    assert frame.stdout() == "1000 chunk True\n", frame.reply
+
     bad = kernel.execute("%snowload x.csv --table MAGIC")
     assert bad.reply["status"] == "error"
     assert "--conn VARIABLE, --local, or --connection NAME" in bad.reply["evalue"]

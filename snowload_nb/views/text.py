@@ -51,7 +51,7 @@ def duration(seconds: float | None) -> str:
 def phase_line(p: PhaseSnapshot, running: bool = True) -> str:
     """ "3/12 files · 40.1/120.0 MB · 85.3 MB/s · ETA 0:01", and rows for Copy."""
     parts = [
-        f"{p.files_done}/{p.files_total} files",
+        f"{p.files_done}/{p.files_total} {p.unit}s",
         f"{p.bytes_done / MB:,.1f}/{p.bytes_total / MB:,.1f} MB",
     ]
     if running and not p.settled:
@@ -63,7 +63,7 @@ def phase_line(p: PhaseSnapshot, running: bool = True) -> str:
 
 def header_line(s: Snapshot) -> str:
     return (
-        f"{s.table} · {plural(s.files_total, 'file')} · {size(s.bytes_total)} · {plural(s.workers, 'worker')} · "
+        f"{s.table} · {plural(s.files_total, s.unit)} · {size(s.bytes_total)} · {plural(s.workers, 'worker')} · "
         f"{duration(s.elapsed)} · {s.state.value}"
     )
 
@@ -94,14 +94,14 @@ def summary_line(s: Snapshot) -> str:
     counts = {status_word(state): n for state, n in s.counts.items() if state.terminal}
     if s.ended and s.counts[FileState.QUEUED]:
         counts["not started"] = s.counts[FileState.QUEUED]
-    return summary(s.state, s.rows_loaded, s.table, s.files_total, counts, s.elapsed)
+    return summary(s.state, s.rows_loaded, s.table, plural(s.files_total, s.unit), counts, s.elapsed)
 
 
-def summary(state: LoadState, rows: int, table: str, files: int, counts: Mapping[str, int], seconds: float) -> str:
+def summary(state: LoadState, rows: int, table: str, files: str, counts: Mapping[str, int], seconds: float) -> str:
     """ "Done: 1,234 rows into EVENTS from 12 files (11 loaded, 1 already loaded) in 2.5 s"."""
     parts = [f"{counts.get('loaded', 0)} loaded"]
     parts += [f"{n} {word}" for word, n in counts.items() if n and word != "loaded"]
     return (
-        f"{OUTCOMES[state]}: {plural(rows, 'row')} into {table} from {plural(files, 'file')} "
+        f"{OUTCOMES[state]}: {plural(rows, 'row')} into {table} from {files} "
         f"({', '.join(parts)}) in {seconds_taken(seconds)}"
     )

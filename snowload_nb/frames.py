@@ -1,0 +1,170 @@
+"""DataFrames (pandas, pyarrow, polars) as Parquet chunks: each chunk is one "file" of a load.
+
+A pandas frame is converted to Arrow one chunk at a time, against a schema taken from the whole
+frame, so memory holds the frame plus the chunks being written, never a second full copy. Column
+names are kept exactly; the Parquet files carry them, and COPY matches them to the table's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .schema import UnsupportedType, snowflake_type
+from .sql import Compression, FileFormat
+
+# A chunk of about this much Arrow memory: small enough that several are written, uploaded and
+# copied at once, large enough that per-file overhead stays small.
+CHUNK_BYTES = 32_000_000
+PARQUET_COMPRESSION = "snappy"
+
+
+class FrameError(ValueError):
+    """A frame that cannot be loaded as it is: no columns, duplicate names, an unsupported type."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A validated frame, able to hand out its rows in Arrow slices."""
+
+    schema: pa.Schema
+    rows: int
+    bytes_per_row: float
+    slice: Callable[[int, int], pa.Table] = field(repr=False)
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(exact name, Snowflake type) per column, for create_table=True."""
+        return [(f.name, snowflake_type(f, "the DataFrame")) for f in self.schema]
+
+    def chunks(self, chunk_rows: int | None) -> list[FrameChunk]:
+        step = chunk_rows or max(1, int(CHUNK_BYTES / max(self.bytes_per_row, 1.0)))
+        starts = range(0, self.rows, step)
+        return [FrameChunk(self, n + 1, start, min(start + step, self.rows)) for n, start in enumerate(starts)]
+
+
+def is_frame(data: Any) -> bool:
+    """A pandas or polars DataFrame, or a pyarrow Table."""
+    return isinstance(data, pa.Table) or (
+        type(data).__name__ == "DataFrame" and type(data).__module__.split(".")[0] in ("pandas", "polars")
+    )
+
+
+def prepare(data: Any) -> Frame:
+    """Check a pandas DataFrame, pyarrow Table or polars DataFrame and describe it as a Frame."""
+    if isinstance(data, pa.Table):
+        return _from_arrow(data)
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return _from_pandas(data)
+    if module == "polars" and hasattr(data, "to_arrow"):
+        return _from_arrow(data.to_arrow())
+    raise FrameError(
+        f"load_dataframe takes a pandas DataFrame, a pyarrow Table or a polars DataFrame, not {type(data)}"
+    )
+
+
+def _from_pandas(df: Any) -> Frame:
+    names = [str(c) for c in df.columns]
+    _check_names(names)
+    try:
+        schema = pa.Schema.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+        raise FrameError(f"the DataFrame cannot be converted to Arrow: {_culprit(df, exc)}") from None
+    schema = _plain(schema)
+    _check_types(schema)
+    rows = len(df)
+    size = float(df.memory_usage(index=False, deep=True).sum())
+
+    def slice_(start: int, stop: int) -> pa.Table:
+        part = df.iloc[start:stop]
+        return pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+
+    return Frame(schema, rows, size / rows if rows else 0.0, slice_)
+
+
+def _from_arrow(table: pa.Table) -> Frame:
+    _check_names(table.column_names)
+    table = table.cast(_plain(table.schema))
+    _check_types(table.schema)
+    rows = table.num_rows
+    return Frame(table.schema, rows, table.nbytes / rows if rows else 0.0, table.slice)
+
+
+def _check_names(names: list[str]) -> None:
+    if not names:
+        raise FrameError("the DataFrame has no columns: there is nothing to load")
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicates:
+        raise FrameError(f"the DataFrame has duplicate column names: {', '.join(map(repr, duplicates))}")
+
+
+def _check_types(schema: pa.Schema) -> None:
+    for column in schema:
+        try:
+            snowflake_type(column, "the DataFrame")
+        except UnsupportedType as exc:
+            raise FrameError(str(exc)) from None
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """Categories become their values: Snowflake has no dictionary type; names lose pandas metadata."""
+    fields = []
+    for f in schema:
+        kind = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        fields.append(pa.field(f.name, kind, nullable=True))
+    return pa.schema(fields)
+
+
+def _culprit(df: Any, exc: Exception) -> str:
+    """The error, with the column that caused it: found by converting the columns one by one."""
+    for name in df.columns:
+        try:
+            pa.Schema.from_pandas(df[[name]], preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as column_exc:
+            return f"column {str(name)!r}: {column_exc}"
+    return str(exc)
+
+
+@dataclass
+class FrameChunk:
+    """Rows [start, stop) of a frame: a "file" of the load, written as Parquet when its turn comes."""
+
+    frame: Frame
+    number: int
+    start: int
+    stop: int
+    key: str = ""  # set by write(): a hash of the file, so the same rows stage under the same name
+
+    format = FileFormat.PARQUET
+    compression = Compression.NONE
+
+    @property
+    def name(self) -> str:
+        return f"rows {self.start + 1:,}-{self.stop:,}"
+
+    @property
+    def given(self) -> str:
+        return f"DataFrame[{self.start}:{self.stop}]"
+
+    @property
+    def size(self) -> int:
+        """Estimated in memory: the unit of the bars, known before the chunk is written."""
+        return max(1, round(self.frame.bytes_per_row * (self.stop - self.start)))
+
+    def write(self, folder: Path) -> Path:
+        path = folder / f"chunk_{self.number:05d}.parquet"
+        pq.write_table(self.frame.slice(self.start, self.stop), path, compression=PARQUET_COMPRESSION)
+        digest = hashlib.blake2b(digest_size=10)
+        digest.update(f"{self.number}\0".encode())
+        with open(path, "rb") as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+        self.key = digest.hexdigest()
+        return path
