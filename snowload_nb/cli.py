@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .env import PROGRESS_MODES, resolve_progress
 from .errors import LoadError, describe
 from .result import LoadResult
+
+if TYPE_CHECKING:
+    from .loader import Loader
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -32,23 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from .loader import Loader
-
     try:
         conn = connect(args)
     except Exception as exc:
         print(f"snowload: cannot connect: {describe(exc)}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        loader = Loader(
-            conn,
-            args.table,
-            workers=args.workers,
-            progress=args.progress,
-            create_table=args.create_table,
-            force=args.force,
-        )
-        result = loader.load(args.paths)
+        result = loader_for(args, conn).load(args.paths)
     finally:
         conn.close()
     if args.json:
@@ -58,6 +51,20 @@ def _load(args: argparse.Namespace) -> int:
     if result.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def loader_for(args: argparse.Namespace, conn: Any) -> Loader:
+    """The Loader the load arguments describe."""
+    from .loader import Loader
+
+    return Loader(
+        conn,
+        args.table,
+        workers=args.workers,
+        progress=args.progress,
+        create_table=args.create_table,
+        force=args.force,
+    )
 
 
 def connect(args: argparse.Namespace) -> Any:

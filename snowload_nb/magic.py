@@ -12,7 +12,7 @@ import json
 import shlex
 from typing import Any
 
-from .cli import add_load_arguments, connect
+from .cli import add_load_arguments, connect, loader_for
 from .frames import is_frame
 from .result import LoadResult
 
@@ -41,8 +41,6 @@ def _parser() -> argparse.ArgumentParser:
 def snowload_magic(line: str, namespace: dict[str, Any]) -> LoadResult:
     from IPython.core.error import UsageError
 
-    from .loader import Loader
-
     try:
         args = _parser().parse_args(shlex.split(line))
     except _ArgumentError as exc:
@@ -58,14 +56,7 @@ def snowload_magic(line: str, namespace: dict[str, Any]) -> LoadResult:
     else:
         raise UsageError("say where to load: --conn VARIABLE, --local, or --connection NAME")
     try:
-        loader = Loader(
-            conn,
-            args.table,
-            workers=args.workers,
-            progress=args.progress,
-            create_table=args.create_table,
-            force=args.force,
-        )
+        loader = loader_for(args, conn)
         frame = namespace.get(args.paths[0]) if len(args.paths) == 1 else None
         result = loader.load_dataframe(frame) if is_frame(frame) else loader.load(args.paths)
         if args.json:
