@@ -42,7 +42,8 @@ def snowflake_type(field: pa.Field, where: str) -> str:
     if pa.types.is_floating(t):
         return "FLOAT"
     if pa.types.is_decimal(t):
-        return f"NUMBER({min(t.precision, 38)},{t.scale})"
+        # The scale is the data's; the precision Snowflake's widest, or later, larger values would not fit.
+        return f"NUMBER(38,{min(t.scale, 37)})"
     if pa.types.is_date(t):
         return "DATE"
     if pa.types.is_time(t):
