@@ -22,7 +22,8 @@ from .sql import Compression, FileFormat
 
 # A chunk of about this much Arrow memory: small enough that several are written, uploaded and
 # copied at once, large enough that per-file overhead stays small.
-CHUNK_BYTES = 32_000_000
+CHUNK_BYTES = 16_000_000
+SIZE_SAMPLE_ROWS = 10_000  # rows measured to size chunks: measuring all of a big frame takes seconds
 PARQUET_COMPRESSION = "snappy"
 
 
@@ -73,20 +74,33 @@ def prepare(data: Any) -> Frame:
 def _from_pandas(df: Any) -> Frame:
     names = [str(c) for c in df.columns]
     _check_names(names)
-    try:
-        schema = pa.Schema.from_pandas(df, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-        raise FrameError(f"the DataFrame cannot be converted to Arrow: {_culprit(df, exc)}") from None
-    schema = _plain(schema)
+    fields = [pa.field(name, _arrow_type(df, column)) for name, column in zip(names, df.columns, strict=True)]
+    schema = _plain(pa.schema(fields))
     _check_types(schema)
     rows = len(df)
-    size = float(df.memory_usage(index=False, deep=True).sum())
+    sample = df.iloc[:SIZE_SAMPLE_ROWS]
+    bytes_per_row = float(sample.memory_usage(index=False, deep=True).sum()) / len(sample) if rows else 0.0
 
     def slice_(start: int, stop: int) -> pa.Table:
         part = df.iloc[start:stop]
         return pa.Table.from_pandas(part, schema=schema, preserve_index=False)
 
-    return Frame(schema, rows, size / rows if rows else 0.0, slice_)
+    return Frame(schema, rows, bytes_per_row, slice_)
+
+
+def _arrow_type(df: Any, column: Any) -> pa.DataType:
+    """A column's Arrow type: from its dtype, or for Python objects from every value.
+
+    Column by column, and without building the arrays: inferring the whole frame at once
+    converted it, costing time and memory the size of the frame.
+    """
+    values = df[column]
+    try:
+        if values.dtype == object:
+            return pa.infer_type(values.to_numpy(), from_pandas=True)
+        return pa.Schema.from_pandas(df[[column]].iloc[:0], preserve_index=False).field(0).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+        raise FrameError(f"the DataFrame cannot be converted to Arrow: column {str(column)!r}: {exc}") from None
 
 
 def _from_arrow(table: pa.Table) -> Frame:
@@ -120,16 +134,6 @@ def _plain(schema: pa.Schema) -> pa.Schema:
         kind = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
         fields.append(pa.field(f.name, kind, nullable=True))
     return pa.schema(fields)
-
-
-def _culprit(df: Any, exc: Exception) -> str:
-    """The error, with the column that caused it: found by converting the columns one by one."""
-    for name in df.columns:
-        try:
-            pa.Schema.from_pandas(df[[name]], preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as column_exc:
-            return f"column {str(name)!r}: {column_exc}"
-    return str(exc)
 
 
 @dataclass
