@@ -32,6 +32,19 @@ _NOISY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "fakesnow", "fak
 SessionFactory = Callable[[], "SnowflakeConnection"]
 
 
+def _cloud_probe_setting() -> dict[str, float]:
+    """Turn off the connector's cloud platform probes where it has them (4.x).
+
+    On every connect they ask the AWS, GCP and Azure metadata addresses who is running the client:
+    pointless for a server on loopback, and measured here at about 65 ms and, on the first
+    connect, 10 MB (botocore's endpoint tables). Older connectors neither probe nor know the name.
+    """
+    from snowflake.connector.connection import DEFAULT_CONFIGURATION
+
+    name = "platform_detection_timeout_seconds"
+    return {name: 0.0} if name in DEFAULT_CONFIGURATION else {}
+
+
 class EmbeddedServerError(RuntimeError):
     """The embedded server could not be started or reached."""
 
@@ -106,6 +119,7 @@ class _EmbeddedServer:
             # running longer is cancelled too, so it is far above any one COPY here.
             "network_timeout": NETWORK_TIMEOUT,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+            **_cloud_probe_setting(),
         }
 
 

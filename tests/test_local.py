@@ -1,0 +1,23 @@
+"""The embedded server's connections: what connect_local sets up for the user."""
+
+from __future__ import annotations
+
+import snowflake.connector.connection as connector
+
+import snowload_nb as sl
+
+
+def test_the_current_database_and_schema_are_ready(conn):
+    row = conn.cursor().execute("SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()").fetchone()
+    assert row == ("SNOWLOAD", "PUBLIC")
+
+
+def test_connections_to_loopback_do_not_probe_cloud_metadata(conn):
+    """Each probe of AWS, GCP and Azure costs a connect about 65 ms, and the first one 10 MB."""
+    if "platform_detection_timeout_seconds" in connector.DEFAULT_CONFIGURATION:
+        assert conn.platform_detection_timeout_seconds == 0.0
+    session = sl.connect_local()
+    try:
+        assert getattr(session, "platform_detection_timeout_seconds", 0.0) == 0.0
+    finally:
+        session.close()
