@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .schema import UnsupportedType, snowflake_type
 from .sql import Compression, FileFormat
@@ -163,6 +162,8 @@ class FrameChunk:
         return max(1, round(self.frame.bytes_per_row * (self.stop - self.start)))
 
     def write(self, folder: Path) -> Path:
+        import pyarrow.parquet as pq  # here, not above: libparquet costs a CSV-only process 10 MB
+
         path = folder / f"chunk_{self.number:05d}.parquet"
         pq.write_table(self.frame.slice(self.start, self.stop), path, compression=PARQUET_COMPRESSION)
         digest = hashlib.blake2b(digest_size=10)
