@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import snowflake.connector
 from bench_dataframe import extract_section, replace_section  # beside this file
 from isal import isal_zlib
 from snowflake.connector import SnowflakeConnection
 
 import snowload_nb.loader as loader_module
-from snowload_nb import Loader, connect_local, sql
+from snowload_nb import Loader, sql
 from snowload_nb.demo import DEMO_COLUMNS, GeneratedFile, generate_files
 from snowload_nb.model import FileState, Phase, ProgressModel
 from snowload_nb.sql import Compression, FileFormat, QualifiedName, StagePath
@@ -53,9 +54,10 @@ MB = 1_000_000
 CHUNK = 1 << 20
 WORKERS = 4
 STAGE = QualifiedName.parse("BENCH_STAGE")
+PROBE = [sys.executable, str(Path(__file__).with_name("memory_probe.py"))]
 
 # Target sizes in MB; the big file is over 1 GiB so that it is 1 GB whichever way GB is read.
-FULL = {"sizes_mb": (2, 5, 8, 10, 15, 20, 20, 25), "big_mb": 1100, "repetitions": 5}
+FULL = {"sizes_mb": (2, 5, 8, 10, 15, 20, 20, 25), "big_mb": 1100, "repetitions": 10}
 QUICK = {"sizes_mb": (1, 1, 2, 2, 3, 3, 4, 4), "big_mb": 100, "repetitions": 1}
 DISPLAY_TARGET = 0.03  # a live view may cost 3% of a load
 TICKS = 300
@@ -152,6 +154,7 @@ class Bench:
 
     conn: SnowflakeConnection
     sessions: list[SnowflakeConnection]
+    connect: Callable[[], SnowflakeConnection]  # a new session, for the loader's workers
 
     def execute(self, statement: str) -> list[tuple[Any, ...]]:
         with contextlib.closing(self.conn.cursor()) as cursor:
@@ -243,7 +246,8 @@ def run_snowload(bench: Bench, data: Dataset, table: QualifiedName, progress: st
     clock = _DisplayClock()
     with clock.watching():
         start = time.perf_counter()
-        result = Loader(bench.conn, str(table), workers=WORKERS, progress=progress).load(data.paths)
+        loader = Loader(bench.conn, str(table), workers=WORKERS, progress=progress, connect=bench.connect)
+        result = loader.load(data.paths)
         elapsed = time.perf_counter() - start
     DISPLAY_CPU[case].append(clock.seconds / elapsed)
     if not result.ok or result.rows_loaded != data.rows:
@@ -305,11 +309,38 @@ def run_case(bench: Bench, case: str, data: Dataset, table_name: str) -> float:
     return seconds
 
 
+def round_order(cases: Sequence[str], round_index: int) -> list[str]:
+    """The cases of one round, in a Williams design: over 2n rounds each case follows each other twice.
+
+    A load's time depends on what ran just before it: here the widget case ran 17% slower than
+    the others while it always sat between them (orders reversed each round), and within 1% of
+    them once that changed. Balancing who precedes whom spreads such effects over all cases alike.
+    """
+    n = len(cases)
+    first = [0]
+    for step in range(1, n):
+        first.append((step + 1) // 2 if step % 2 else n - step // 2)
+    row = [(c + round_index // 2 % n) % n for c in first] if n % 2 else [(c + round_index) % n for c in first]
+    if n % 2 and round_index % 2:
+        row.reverse()
+    return [cases[i] for i in row]
+
+
 def benchmark_loads(data: Dataset, warmup: Dataset, repetitions: int) -> dict[str, list[float]]:
     """Every case once on a small file (imports, first connections), then the timed rounds."""
-    conn = connect_local()
-    sessions = [connect_local() for _ in range(WORKERS)]
-    bench = Bench(conn, sessions)
+    with server_process() as connect_kwargs:
+        return _benchmark_loads(connect_kwargs, data, warmup, repetitions)
+
+
+def _benchmark_loads(
+    connect_kwargs: dict[str, Any], data: Dataset, warmup: Dataset, repetitions: int
+) -> dict[str, list[float]]:
+    def connect() -> SnowflakeConnection:
+        return snowflake.connector.connect(**connect_kwargs)
+
+    conn = connect()
+    sessions = [connect() for _ in range(WORKERS)]
+    bench = Bench(conn, sessions, connect)
     times: dict[str, list[float]] = {case: [] for case in CASES}
     try:
         bench.execute(sql.create_stage(STAGE))
@@ -318,10 +349,7 @@ def benchmark_loads(data: Dataset, warmup: Dataset, repetitions: int) -> dict[st
         for runs in DISPLAY_CPU.values():
             runs.clear()
         for rep in range(1, repetitions + 1):
-            # Each round starts one case later, so whatever recurs at a fixed point of a round
-            # (the server's own housekeeping) does not always land on the same case.
-            shift = (rep - 1) % len(CASES)
-            for case in CASES[shift:] + CASES[:shift]:
+            for case in round_order(CASES, rep - 1):
                 seconds = run_case(bench, case, data, f"BENCH_{case.upper()}_{rep}")
                 times[case].append(seconds)
                 print(f"  round {rep}  {CASE_LABELS[case]:<46} {seconds:7.2f} s", flush=True)
@@ -426,22 +454,20 @@ class MemoryResult:
     summary: str
 
 
-def benchmark_memory(big: Dataset) -> MemoryResult:
-    """Load the big file from a child process against a server in another child process."""
-    probe = [sys.executable, str(Path(__file__).with_name("memory_probe.py"))]
-    server = subprocess.Popen([*probe, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+@contextlib.contextmanager
+def server_process() -> Iterator[dict[str, Any]]:
+    """The embedded server in a child process of its own, as a real server is never in the client's.
+
+    Yields the keyword arguments that connect to it. In the loader's process the server's Python
+    (HTTP, SQL translation) would compete with the load for the GIL, and its noise with the timings.
+    """
+    server = subprocess.Popen([*PROBE, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdin is not None
-        connect_kwargs = server.stdout.readline()
-        if not connect_kwargs:
-            raise BenchmarkError("the server process for the memory check did not start")
-        loaded = subprocess.run(
-            [*probe, "load", "--connect-kwargs", connect_kwargs.strip(), "--path", big.paths[0], "--table", "BIG"],
-            stdout=subprocess.PIPE,
-            text=True,
-            check=True,
-        )
-        outcome = json.loads(loaded.stdout.strip().splitlines()[-1])
+        line = server.stdout.readline()
+        if not line:
+            raise BenchmarkError("the server process did not start")
+        yield json.loads(line)
     finally:
         with contextlib.suppress(Exception):
             server.stdin.close()  # type: ignore[union-attr]
@@ -450,6 +476,18 @@ def benchmark_memory(big: Dataset) -> MemoryResult:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def benchmark_memory(big: Dataset) -> MemoryResult:
+    """Load the big file from a child process against a server in another child process."""
+    with server_process() as connect_kwargs:
+        loaded = subprocess.run(
+            [*PROBE, "load", "--connect-kwargs", json.dumps(connect_kwargs), "--path", big.paths[0], "--table", "BIG"],
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+        )
+        outcome = json.loads(loaded.stdout.strip().splitlines()[-1])
     found = (outcome["rows_in_table"], outcome["id_sum_in_table"])
     if not outcome["ok"] or outcome["rows_loaded"] != big.rows or found != (big.rows, big.id_sum):
         raise BenchmarkError(f"memory check: {outcome['summary']}; table holds {found}, expected {big.rows:,} rows")
@@ -585,15 +623,18 @@ class Report:
             "",
             "## Set-up",
             "",
-            "- One embedded server (fakesnow, in a thread of the benchmark process) reached over HTTP by "
-            "snowflake-connector-python; every case loads into a fresh table, and the table's row count and "
-            "sum of IDs are checked against the generated files before the time is kept.",
-            f"- {self.repetitions} repetition(s), cases interleaved in each (a, b, c, d, floor); one untimed "
+            "- One embedded server (fakesnow, in a child process of its own, as a real server is never in the "
+            "client's process) reached over HTTP by snowflake-connector-python; every case loads into a fresh "
+            "table, and the table's row count and sum of IDs are checked against the generated files before "
+            "the time is kept.",
+            f"- {self.repetitions} repetition(s), cases interleaved in each (a, b, c, d, floor) in a Williams "
+            "design (over 10 rounds each case runs right after each other case twice); one untimed "
             f"warm-up of every case on a small (about {WARMUP_MB} MB) file first. Times are wall-clock seconds.",
             "- (a): `PUT 'file://<dir>/*' @stage/<subpath>/ AUTO_COMPRESS=TRUE PARALLEL=4`, then one "
             "`COPY INTO <table> FROM @stage/<subpath>/ FILE_FORMAT=(TYPE=CSV SKIP_HEADER=1 "
             "FIELD_OPTIONALLY_ENCLOSED_BY='\"')`.",
-            f"- (b), (c), (d): `Loader(conn, table, workers={WORKERS}, progress=...).load(paths)` with progress "
+            f"- (b), (c), (d): `Loader(conn, table, workers={WORKERS}, progress=..., connect=...).load(paths)` "
+            "(`connect` opens the workers' sessions) with progress "
             "`none`, `tqdm` (to stderr) and `widget` (outside a kernel: widgets built and updated, nothing shown).",
             "- floor: the files gzipped beforehand (isal level 1) and staged with "
             "`PUT ... AUTO_COMPRESS=FALSE SOURCE_COMPRESSION=GZIP`, one stage sub-path per file, untimed; "
