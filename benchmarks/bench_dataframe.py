@@ -25,12 +25,9 @@ import contextlib
 import datetime
 import decimal
 import gc
-import importlib.metadata
 import inspect
 import json
 import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -43,19 +40,29 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from common import PROBE, BenchmarkError, command_line, expect_statuses, machine_description, server_process, yes
 from snowflake.connector.pandas_tools import chunk_helper, write_pandas
 
 from snowload_nb import Loader, LoadResult, connect_local, sql
 from snowload_nb.frames import prepare
 from snowload_nb.sql import QualifiedName
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION_TITLE = "## DataFrames: load_dataframe against write_pandas' steps"
 MB = 1_000_000
 WORKERS = 4
 STAGE = QualifiedName.parse("BENCH_STAGE")
 SEED = 20261128
+PACKAGES = (
+    "snowflake-connector-python",
+    "fakesnow",
+    "duckdb",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "ipywidgets",
+    "snowload_nb",
+)
 
 FULL = {"rows": 1_000_000, "repetitions": 3}
 QUICK = {"rows": 100_000, "repetitions": 1}
@@ -94,10 +101,6 @@ COLUMN_NOTES = {
     "updated_at": "tz-aware, over 10 years",
     "price": "decimal.Decimal with 2 places in ±10^7, 5% None",
 }
-
-
-class BenchmarkError(RuntimeError):
-    """A load did not load the frame: its time would mean nothing."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +234,7 @@ def write_pandas_steps(conn: Any, df: pd.DataFrame, table: QualifiedName) -> Ste
             began = time.perf_counter()
             uploaded = execute(conn, f"PUT 'file://{quoted}' {location} PARALLEL={WP_PARALLEL}")
             put += time.perf_counter() - began
-            _expect_statuses("PUT", uploaded, 6, {"UPLOADED"}, 1)
+            expect_statuses("PUT", uploaded, 6, {"UPLOADED"}, 1)
             os.remove(path)
     began = time.perf_counter()
     copied = execute(
@@ -240,7 +243,7 @@ def write_pandas_steps(conn: Any, df: pd.DataFrame, table: QualifiedName) -> Ste
         "MATCH_BY_COLUMN_NAME=CASE_INSENSITIVE PURGE=TRUE",
     )
     end = time.perf_counter()
-    _expect_statuses("COPY", copied, 1, {"LOADED"}, files)
+    expect_statuses("COPY", copied, 1, {"LOADED"}, files)
     return Steps(end - start, parquet, put, end - began, files, size)
 
 
@@ -257,12 +260,6 @@ def snowload_load(
         problems = "; ".join(f"{f.path}: {f.status} {f.error or ''}" for f in result.files if f.status != "loaded")
         raise BenchmarkError(f"load_dataframe progress={progress}: {result.summary()} {problems}")
     return elapsed, result
-
-
-def _expect_statuses(what: str, rows: list[tuple[Any, ...]], column: int, allowed: set[str], files: int) -> None:
-    statuses = [str(r[column]).upper() for r in rows]
-    if len(statuses) != files or not set(statuses) <= allowed:
-        raise BenchmarkError(f"{what} reported {rows!r}; expected {files} rows with status in {sorted(allowed)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,19 +349,13 @@ def benchmark_memory(frame: Frame) -> dict[str, MemoryResult]:
     (a)'s table is made from our columns, so its process makes no pass over the frame but its load.
     """
     rows, expected = frame.facts.rows, frame.facts
-    probe = [sys.executable, str(Path(__file__).with_name("memory_probe.py"))]
-    server = subprocess.Popen([*probe, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     results = {}
-    try:
-        assert server.stdout is not None and server.stdin is not None
-        connect_kwargs = server.stdout.readline()
-        if not connect_kwargs:
-            raise BenchmarkError("the server process for the memory check did not start")
+    with server_process() as connect_kwargs:
         for case, approach in MEMORY_CASES.items():
             arguments = ["--approach", approach, "--rows", str(rows), "--table", f"DF_MEMORY_{case.upper()}"]
             arguments += ["--columns", json.dumps(frame.columns)]
             loaded = subprocess.run(
-                [*probe, "dataframe", "--connect-kwargs", connect_kwargs.strip(), *arguments],
+                [*PROBE, "dataframe", "--connect-kwargs", json.dumps(connect_kwargs), *arguments],
                 stdout=subprocess.PIPE,
                 text=True,
                 check=True,
@@ -378,14 +369,6 @@ def benchmark_memory(frame: Frame) -> dict[str, MemoryResult]:
                 outcome["rss_after_frame_mb"], outcome["peak_rss_mb"], outcome["load_peak_rss_mb"], outcome["seconds"]
             )
             print(f"  {CASE_LABELS[case]:<48} peak {results[case].peak_rss_mb:6.0f} MB", flush=True)
-    finally:
-        with contextlib.suppress(Exception):
-            server.stdin.close()  # type: ignore[union-attr]
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     return results
 
 
@@ -420,7 +403,7 @@ class Report:
             if limit is None:
                 rows.append((label, value, "(reference)", "-"))
             else:
-                rows.append((label, value, f"<= {limit:g}", _yes(value <= limit)))
+                rows.append((label, value, f"<= {limit:g}", yes(value <= limit)))
         return rows
 
     def memory_met(self) -> bool:
@@ -474,7 +457,7 @@ class Report:
         b_over_a = next(row for row in self.ratio_rows() if row[0] == "b/a")
         lines.append(f"  {'time (b)/(a)':<24} {b_over_a[1]:.3f}  {b_over_a[2]:<10} {b_over_a[3]}")
         peaks = f"{self.memory['b'].peak_rss_mb:.0f} vs {self.memory['a'].peak_rss_mb:.0f} MB"
-        lines.append(f"  {'peak RSS (b) vs (a)':<24} {peaks}  {'b <= a':<10} {_yes(self.memory_met())}")
+        lines.append(f"  {'peak RSS (b) vs (a)':<24} {peaks}  {'b <= a':<10} {yes(self.memory_met())}")
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -496,7 +479,7 @@ class Report:
             *(["A `--quick` smoke run: a small frame, one repetition.", ""] if self.quick else []),
             "### Machine",
             "",
-            *[f"- {line}" for line in machine_description()],
+            *[f"- {line}" for line in machine_description(PACKAGES)],
             f"- Load average (1, 5, 15 min) when the run started: {_triple(self.load_average)}; "
             f"when it ended: {_triple(self.load_average_end)}",
             "",
@@ -577,71 +560,14 @@ class Report:
                 if label == "b/a"
             ],
             f"| peak RSS, (b) vs (a) | {self.memory['b'].peak_rss_mb:.0f} MB vs {self.memory['a'].peak_rss_mb:.0f} "
-            f"MB | (b) <= (a) | {_yes(self.memory_met())} |",
+            f"MB | (b) <= (a) | {yes(self.memory_met())} |",
             "",
         ]
         return "\n".join(out)
 
 
-def _yes(met: bool) -> str:
-    return "yes" if met else "no"
-
-
 def _triple(values: Sequence[float]) -> str:
     return ", ".join(f"{x:.2f}" for x in values)
-
-
-def machine_description() -> list[str]:
-    cpu = _first_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown"
-    ram_kb = _first_field("/proc/meminfo", "MemTotal")
-    ram = f"{int(ram_kb.split()[0]) / 1024**2:.1f} GiB" if ram_kb else "unknown"
-    packages = (
-        "snowflake-connector-python",
-        "fakesnow",
-        "duckdb",
-        "pandas",
-        "numpy",
-        "pyarrow",
-        "ipywidgets",
-        "snowload_nb",
-    )
-    return [
-        f"CPU: {cpu}, {os.cpu_count()} cores; RAM: {ram}; OS: {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}",
-        "Packages: " + ", ".join(f"{name} {_version(name)}" for name in packages),
-        f"snowload_nb source: {_git_state()}",
-    ]
-
-
-def _first_field(path: str, name: str) -> str | None:
-    with contextlib.suppress(OSError), open(path) as lines:
-        for line in lines:
-            key, _, value = line.partition(":")
-            if key.strip() == name:
-                return value.strip()
-    return None
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _git_state() -> str:
-    """The commit, and whether snowload_nb/ differed from it: the library may change between runs."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "snowload_nb"], cwd=REPO, capture_output=True, text=True
-        )
-    except OSError:
-        return "unknown (no git)"
-    if head.returncode != 0:
-        return "unknown (not a git checkout)"
-    changes = "with uncommitted changes in snowload_nb/" if dirty.stdout.strip() else "no uncommitted changes"
-    return f"commit {head.stdout.strip()}, {changes}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -687,8 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(given)
     config = QUICK if args.quick else FULL
-    python = os.path.relpath(sys.executable, REPO) if Path(sys.executable).is_relative_to(REPO) else sys.executable
-    command = shlex.join([python, os.path.relpath(Path(__file__).resolve(), REPO), *given])
+    command = command_line(__file__, given)
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     load_average = os.getloadavg()
     print(f"Load average at start: {_triple(load_average)}", flush=True)

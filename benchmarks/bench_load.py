@@ -17,12 +17,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import importlib.metadata
 import json
 import os
-import platform
 import queue
-import shlex
 import statistics
 import subprocess
 import sys
@@ -37,6 +34,7 @@ from typing import Any
 
 import snowflake.connector
 from bench_dataframe import extract_section, replace_section  # beside this file
+from common import PROBE, BenchmarkError, command_line, expect_statuses, machine_description, server_process, yes
 from isal import isal_zlib
 from snowflake.connector import SnowflakeConnection
 
@@ -48,13 +46,11 @@ from snowload_nb.sql import Compression, FileFormat, QualifiedName, StagePath
 from snowload_nb.views.refresher import Refresher
 from snowload_nb.views.widget import WidgetView
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 MB = 1_000_000
 CHUNK = 1 << 20
 WORKERS = 4
 STAGE = QualifiedName.parse("BENCH_STAGE")
-PROBE = [sys.executable, str(Path(__file__).with_name("memory_probe.py"))]
 
 # Target sizes in MB; the big file is over 1 GiB so that it is 1 GB whichever way GB is read.
 FULL = {"sizes_mb": (2, 5, 8, 10, 15, 20, 20, 25), "big_mb": 1100, "repetitions": 10}
@@ -64,6 +60,7 @@ TICKS = 300
 MIN_MIXED_MB = 100
 WARMUP_MB = 1
 
+PACKAGES = ("snowflake-connector-python", "fakesnow", "duckdb", "isal", "pyarrow", "snowload_nb")
 CASES = ("a", "b", "c", "d", "floor")
 CASE_LABELS = {
     "a": "(a) connector: PUT * AUTO_COMPRESS + one COPY",
@@ -82,10 +79,6 @@ RATIOS = (
 COMPRESSION_TARGET_MBPS = 250.0  # isal level 1, one core
 RSS_TARGET_MB = 300.0  # loading one 1 GB CSV
 RSS_TARGET_MIN_FILE_MB = 1000  # the RSS target speaks of a 1 GB file; smaller ones are not judged
-
-
-class BenchmarkError(RuntimeError):
-    """A load did not load what was generated: its time would mean nothing."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,8 +183,8 @@ def run_connector(bench: Bench, data: Dataset, table: QualifiedName) -> float:
     uploaded = bench.execute(put)
     copied = bench.execute(copy)
     elapsed = time.perf_counter() - start
-    _expect_statuses("PUT", uploaded, 6, {"UPLOADED"}, len(data.files))
-    _expect_statuses("COPY", copied, 1, {"LOADED"}, len(data.files))
+    expect_statuses("PUT", uploaded, 6, {"UPLOADED"}, len(data.files))
+    expect_statuses("COPY", copied, 1, {"LOADED"}, len(data.files))
     return elapsed
 
 
@@ -261,13 +254,13 @@ def run_floor(bench: Bench, data: Dataset, table: QualifiedName) -> float:
     targets = [StagePath(STAGE, f"{table.name.lower()}_{i:02d}") for i in range(len(data.gz_paths))]
     for gz, target in zip(data.gz_paths, targets, strict=True):
         uploaded = bench.execute(sql.put(PurePosixPath(gz), target, Compression.GZIP))
-        _expect_statuses("PUT", uploaded, 6, {"UPLOADED"}, 1)
+        expect_statuses("PUT", uploaded, 6, {"UPLOADED"}, 1)
     statements = [sql.copy_into(table, t, FileFormat.CSV, Compression.GZIP) for t in targets]
     start = time.perf_counter()
     outcomes = run_on_sessions(bench.sessions, statements)
     elapsed = time.perf_counter() - start
     for rows in outcomes:
-        _expect_statuses("COPY", rows, 1, {"LOADED"}, 1)
+        expect_statuses("COPY", rows, 1, {"LOADED"}, 1)
     return elapsed
 
 
@@ -288,12 +281,6 @@ def run_on_sessions(sessions: list[SnowflakeConnection], statements: list[str]) 
 
     with ThreadPoolExecutor(len(sessions)) as pool:
         return list(pool.map(run, statements))
-
-
-def _expect_statuses(what: str, rows: list[tuple[Any, ...]], column: int, allowed: set[str], files: int) -> None:
-    statuses = [str(r[column]).upper() for r in rows]
-    if len(statuses) != files or not set(statuses) <= allowed:
-        raise BenchmarkError(f"{what} reported {rows!r}; expected {files} rows with status in {sorted(allowed)}")
 
 
 def run_case(bench: Bench, case: str, data: Dataset, table_name: str) -> float:
@@ -454,30 +441,6 @@ class MemoryResult:
     summary: str
 
 
-@contextlib.contextmanager
-def server_process() -> Iterator[dict[str, Any]]:
-    """The embedded server in a child process of its own, as a real server is never in the client's.
-
-    Yields the keyword arguments that connect to it. In the loader's process the server's Python
-    (HTTP, SQL translation) would compete with the load for the GIL, and its noise with the timings.
-    """
-    server = subprocess.Popen([*PROBE, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None and server.stdin is not None
-        line = server.stdout.readline()
-        if not line:
-            raise BenchmarkError("the server process did not start")
-        yield json.loads(line)
-    finally:
-        with contextlib.suppress(Exception):
-            server.stdin.close()  # type: ignore[union-attr]
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def benchmark_memory(big: Dataset) -> MemoryResult:
     """Load the big file from a child process against a server in another child process."""
     with server_process() as connect_kwargs:
@@ -556,7 +519,7 @@ class Report:
                 "compression, isal level 1, one core",
                 f"{isal.mb_per_s:.0f} MB/s",
                 f">= {COMPRESSION_TARGET_MBPS:.0f} MB/s",
-                _yes(isal.mb_per_s >= COMPRESSION_TARGET_MBPS),
+                yes(isal.mb_per_s >= COMPRESSION_TARGET_MBPS),
             )
         ]
         what = "peak RSS loading one 1 GB CSV"
@@ -566,7 +529,7 @@ class Report:
         else:
             measured = f"{self.memory.peak_rss_mb:.0f} MB ({self.memory.file_mb:,.0f} MB file)"
             if self.memory.file_mb >= RSS_TARGET_MIN_FILE_MB:
-                met = _yes(self.memory.peak_rss_mb <= RSS_TARGET_MB)
+                met = yes(self.memory.peak_rss_mb <= RSS_TARGET_MB)
             else:
                 met = f"not checked (the file is {self.memory.file_mb:,.0f} MB, not 1 GB)"
             rows.append((what, measured, target, met))
@@ -580,10 +543,10 @@ class Report:
             lines.append(f"  {CASE_LABELS[case]:<46} {self.medians[case]:9.2f}   {runs}")
         lines.append(f"\n  {'ratio':<10} {'value':>7}  {'target':<8}  met")
         for label, value, target, met in self.ratio_rows():
-            lines.append(f"  {label:<10} {value:7.3f}  {target:<8}  {_yes(met)}")
+            lines.append(f"  {label:<10} {value:7.3f}  {target:<8}  {yes(met)}")
         lines.append("\nThe display's own CPU time (refresher thread + final draw) over the load's time, median")
         for label, share, met in self.display_rows():
-            lines.append(f"  {label:<46} {share:7.2%}  <= {DISPLAY_TARGET:.0%}  {_yes(met)}")
+            lines.append(f"  {label:<46} {share:7.2%}  <= {DISPLAY_TARGET:.0%}  {yes(met)}")
         lines.append("\nOne widget tick (snapshot + draw) with n files finished")
         for n, seconds in self.tick_cost.items():
             lines.append(f"  n = {n:>6,}   {seconds * 1000:6.2f} ms")
@@ -617,7 +580,7 @@ class Report:
             *(["A `--quick` smoke run: small data, one repetition.", ""] if self.quick else []),
             "## Machine",
             "",
-            *[f"- {line}" for line in machine_description()],
+            *[f"- {line}" for line in machine_description(PACKAGES)],
             "- Load average (1, 5, 15 min) when the run started: " + ", ".join(f"{x:.2f}" for x in self.load_average),
             "",
             "## Data",
@@ -660,7 +623,7 @@ class Report:
             "",
             "| ratio of medians | value | target | met |",
             "|---|---:|---|---|",
-            *[f"| {label} | {value:.3f} | {target} | {_yes(met)} |" for label, value, target, met in self.ratio_rows()],
+            *[f"| {label} | {value:.3f} | {target} | {yes(met)} |" for label, value, target, met in self.ratio_rows()],
             "",
             "Identical loads vary here: the middle half of (b)'s runs spans "
             f"{self.spread('b'):.0%} of their median (the server's DuckDB and the client share 2 cores), "
@@ -672,7 +635,7 @@ class Report:
             "| view | display CPU / load time (median) | target | met |",
             "|---|---:|---|---|",
             *[
-                f"| {label} | {share:.2%} | <= {DISPLAY_TARGET:.0%} | {_yes(met)} |"
+                f"| {label} | {share:.2%} | <= {DISPLAY_TARGET:.0%} | {yes(met)} |"
                 for label, share, met in self.display_rows()
             ],
             "",
@@ -723,59 +686,6 @@ class Report:
         )
 
 
-def _yes(met: bool) -> str:
-    return "yes" if met else "no"
-
-
-def machine_description() -> list[str]:
-    cpu = _first_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown"
-    ram_kb = _first_field("/proc/meminfo", "MemTotal")
-    ram = f"{int(ram_kb.split()[0]) / 1024**2:.1f} GiB" if ram_kb else "unknown"
-    versions = ", ".join(
-        f"{name} {_version(name)}"
-        for name in ("snowflake-connector-python", "fakesnow", "duckdb", "isal", "pyarrow", "snowload_nb")
-    )
-    return [
-        f"CPU: {cpu}, {os.cpu_count()} cores",
-        f"RAM: {ram}",
-        f"OS: {platform.system()} {platform.release()}",
-        f"Python {platform.python_version()}",
-        f"Packages: {versions}",
-        f"snowload_nb source: {_git_state()}",
-    ]
-
-
-def _first_field(path: str, name: str) -> str | None:
-    with contextlib.suppress(OSError), open(path) as lines:
-        for line in lines:
-            key, _, value = line.partition(":")
-            if key.strip() == name:
-                return value.strip()
-    return None
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _git_state() -> str:
-    """The commit, and whether snowload_nb/ differed from it: the library may change between runs."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "snowload_nb"], cwd=REPO, capture_output=True, text=True
-        )
-    except OSError:
-        return "unknown (no git)"
-    if head.returncode != 0:
-        return "unknown (not a git checkout)"
-    changes = "with uncommitted changes in snowload_nb/" if dirty.stdout.strip() else "no uncommitted changes"
-    return f"commit {head.stdout.strip()}, {changes}"
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -800,8 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(given)
     config = QUICK if args.quick else FULL
-    python = os.path.relpath(sys.executable, REPO) if Path(sys.executable).is_relative_to(REPO) else sys.executable
-    command = shlex.join([python, os.path.relpath(Path(__file__).resolve(), REPO), *given])
+    command = command_line(__file__, given)
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     load_average = os.getloadavg()
 

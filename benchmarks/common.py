@@ -1,0 +1,109 @@
+"""What both benchmarks share: the server in a process of its own, the checks, the machine facts."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+PROBE = [sys.executable, str(Path(__file__).with_name("memory_probe.py"))]
+
+
+class BenchmarkError(RuntimeError):
+    """A load did not load what was generated: its time would mean nothing."""
+
+
+@contextlib.contextmanager
+def server_process() -> Iterator[dict[str, Any]]:
+    """The embedded server in a child process of its own, as a real server is never in the client's.
+
+    Yields the keyword arguments that connect to it. In the loader's process the server's Python
+    (HTTP, SQL translation) would compete with the load for the GIL, and its noise with the timings.
+    """
+    server = subprocess.Popen([*PROBE, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdin is not None
+        line = server.stdout.readline()
+        if not line:
+            raise BenchmarkError("the server process did not start")
+        yield json.loads(line)
+    finally:
+        with contextlib.suppress(Exception):
+            server.stdin.close()  # type: ignore[union-attr]
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def expect_statuses(what: str, rows: list[tuple[Any, ...]], column: int, allowed: set[str], files: int) -> None:
+    """A PUT's or COPY's result rows: one per file, each with an allowed status, or the run stops."""
+    statuses = [str(r[column]).upper() for r in rows]
+    if len(statuses) != files or not set(statuses) <= allowed:
+        raise BenchmarkError(f"{what} reported {rows!r}; expected {files} rows with status in {sorted(allowed)}")
+
+
+def yes(met: bool) -> str:
+    return "yes" if met else "no"
+
+
+def machine_description(packages: Sequence[str]) -> list[str]:
+    """The facts a reader needs to compare figures: hardware, versions, and the library's commit."""
+    cpu = _first_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown"
+    ram_kb = _first_field("/proc/meminfo", "MemTotal")
+    ram = f"{int(ram_kb.split()[0]) / 1024**2:.1f} GiB" if ram_kb else "unknown"
+    return [
+        f"CPU: {cpu}, {os.cpu_count()} cores",
+        f"RAM: {ram}",
+        f"OS: {platform.system()} {platform.release()}",
+        f"Python {platform.python_version()}",
+        "Packages: " + ", ".join(f"{name} {_version(name)}" for name in packages),
+        f"snowload_nb source: {_git_state()}",
+    ]
+
+
+def command_line(script: str, given: Sequence[str]) -> str:
+    """How to run this again from the repository root."""
+    python = os.path.relpath(sys.executable, REPO) if Path(sys.executable).is_relative_to(REPO) else sys.executable
+    return shlex.join([python, os.path.relpath(Path(script).resolve(), REPO), *given])
+
+
+def _first_field(path: str, name: str) -> str | None:
+    with contextlib.suppress(OSError), open(path) as lines:
+        for line in lines:
+            key, _, value = line.partition(":")
+            if key.strip() == name:
+                return value.strip()
+    return None
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _git_state() -> str:
+    """The commit, and whether snowload_nb/ differed from it: the library may change between runs."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "snowload_nb"], cwd=REPO, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown (no git)"
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    changes = "with uncommitted changes in snowload_nb/" if dirty.stdout.strip() else "no uncommitted changes"
+    return f"commit {head.stdout.strip()}, {changes}"
