@@ -34,6 +34,7 @@ FORMATS = ("auto", "csv", "parquet")
 # Snowflake loads files of 100-250 MB compressed in parallel best; a part is cut once its
 # staged (compressed) size reaches this.
 DEFAULT_PART_SIZE_MB = 100
+_WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt
 
 Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
 
@@ -235,7 +236,10 @@ class _Run:
                     # Largest first: a big file started last would finish long after the others.
                     for i, source in sorted(self.sources, key=lambda entry: entry[1].size, reverse=True):
                         futures.append(executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel))
-                    wait(futures)
+                    # In short waits: an interrupt's signal may land on a worker thread, and the
+                    # calling thread, where Python raises KeyboardInterrupt, only sees it once it wakes.
+                    while wait(futures, timeout=_WAKE_INTERVAL).not_done:
+                        pass
                 except KeyboardInterrupt:
                     cancel.set()
                 finally:

@@ -73,3 +73,52 @@ def leftover_threads(grace: float = 5.0) -> list[threading.Thread]:
     for thread in others:
         thread.join(grace)
     return [t for t in others if t.is_alive()]
+
+
+class Interceptor:
+    """Real sessions to the embedded server whose cursors let a test act before chosen statements.
+
+    `before(statement)` runs first and may raise (a failure on the network) or do something
+    to the world (stop the server, interrupt the load).
+    """
+
+    def __init__(self, before, kwargs=None):
+        self.before = before
+        self.kwargs = kwargs or {}
+        self.lock = threading.Lock()
+
+    def __call__(self):
+        conn = sl.connect_local(**self.kwargs) if "port" not in self.kwargs else connect_with(self.kwargs)
+        return _Session(conn, self)
+
+
+def connect_with(kwargs):
+    import snowflake.connector
+
+    return snowflake.connector.connect(**kwargs)
+
+
+class _Session:
+    def __init__(self, conn, interceptor):
+        self.conn = conn
+        self.interceptor = interceptor
+
+    def cursor(self):
+        return _Cursor(self.conn.cursor(), self.interceptor)
+
+    def close(self):
+        self.conn.close()
+
+
+class _Cursor:
+    def __init__(self, cursor, interceptor):
+        self._cursor = cursor
+        self._interceptor = interceptor
+
+    def execute(self, statement, *args, **kwargs):
+        with self._interceptor.lock:
+            self._interceptor.before(statement)
+        return self._cursor.execute(statement, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)

@@ -7,61 +7,13 @@ import signal
 import threading
 
 import pytest
-from conftest import expected_facts, leftover_threads, table_facts
+from conftest import Interceptor, connect_with, expected_facts, leftover_threads, table_facts
 from snowflake.connector.errors import OperationalError
 
 import snowload_nb as sl
 import snowload_nb.local as local
 from snowload_nb.demo import generate_files
 from snowload_nb.model import Phase, ProgressModel
-
-
-class Interceptor:
-    """Real sessions to the embedded server whose cursors let a test act before chosen statements.
-
-    `before(statement)` runs first and may raise (a failure on the network) or do something
-    to the world (stop the server, interrupt the load).
-    """
-
-    def __init__(self, before, kwargs=None):
-        self.before = before
-        self.kwargs = kwargs or {}
-        self.lock = threading.Lock()
-
-    def __call__(self):
-        return _Session(sl.connect_local(**self.kwargs) if "port" not in self.kwargs else _connect(self.kwargs), self)
-
-
-def _connect(kwargs):
-    import snowflake.connector
-
-    return snowflake.connector.connect(**kwargs)
-
-
-class _Session:
-    def __init__(self, conn, interceptor):
-        self.conn = conn
-        self.interceptor = interceptor
-
-    def cursor(self):
-        return _Cursor(self.conn.cursor(), self.interceptor)
-
-    def close(self):
-        self.conn.close()
-
-
-class _Cursor:
-    def __init__(self, cursor, interceptor):
-        self._cursor = cursor
-        self._interceptor = interceptor
-
-    def execute(self, statement, *args, **kwargs):
-        with self._interceptor.lock:
-            self._interceptor.before(statement)
-        return self._cursor.execute(statement, *args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
 
 
 def verb(statement):
@@ -123,7 +75,7 @@ def test_the_server_going_away_fails_the_rest_in_bounded_time(tmp_path, files, p
     server = local._EmbeddedServer(None)
     server.start()
     kwargs = server.connect_kwargs() | {"network_timeout": 3}
-    setup = _connect(kwargs)
+    setup = connect_with(kwargs)
     from snowload_nb import sql
     from snowload_nb.demo import DEMO_COLUMNS
 
