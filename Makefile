@@ -33,8 +33,9 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Without the caller's account settings: 04-real-snowflake.ipynb must skip, never touch an account.
 test: $(VENV)/.installed-test $(KERNEL6)/.installed lint
-	$(BIN)/python -m pytest
+	env -u SNOWLOAD_CONNECTION -u SNOWFLAKE_ACCOUNT $(BIN)/python -m pytest
 
 # The browser check: JupyterLab in headless Debian Chromium runs notebooks/ and the widget is
 # checked on the rendered page; tmux shows the terminal view. Regenerates docs/img/. Installs what

@@ -40,10 +40,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import snowflake.connector
 from common import PROBE, BenchmarkError, command_line, expect_statuses, machine_description, server_process, yes
 from snowflake.connector.pandas_tools import chunk_helper, write_pandas
 
-from snowload_nb import Loader, LoadResult, connect_local, sql
+from snowload_nb import Loader, LoadResult, sql
 from snowload_nb.frames import prepare
 from snowload_nb.sql import QualifiedName
 
@@ -263,7 +264,7 @@ def snowload_load(
 
 
 # ---------------------------------------------------------------------------------------------
-# Timed loads, on one embedded server in this process
+# Timed loads, on one embedded server in a process of its own
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,7 @@ def check_and_drop(conn: Any, table: QualifiedName, expected: FrameFacts, case: 
     execute(conn, f"DROP TABLE {table.sql}")
 
 
-def run_case(conn: Any, case: str, frame: Frame, table_name: str) -> CaseRun:
+def run_case(conn: Any, case: str, frame: Frame, table_name: str, connect: Callable[[], Any]) -> CaseRun:
     """Time one case into a fresh table, then check the rows (untimed) and drop the table."""
     table = QualifiedName.parse(table_name)
     gc.collect()  # the previous case's garbage is not this one's to collect
@@ -304,7 +305,7 @@ def run_case(conn: Any, case: str, frame: Frame, table_name: str) -> CaseRun:
         steps = write_pandas_steps(conn, frame.df, table)
         run = CaseRun(steps.total, steps=steps)
     else:
-        seconds, result = snowload_load(conn, frame.df, table, {"b": "widget", "c": "none"}[case])
+        seconds, result = snowload_load(conn, frame.df, table, {"b": "widget", "c": "none"}[case], connect)
         run = CaseRun(seconds, chunks=len(result.files))
     check_and_drop(conn, table, frame.facts, case)
     return run
@@ -312,17 +313,27 @@ def run_case(conn: Any, case: str, frame: Frame, table_name: str) -> CaseRun:
 
 def benchmark_loads(frame: Frame, warmup: Frame, repetitions: int) -> dict[str, list[CaseRun]]:
     """Every case once on a small frame (imports, first connections), then the timed rounds."""
-    conn = connect_local()
+    with server_process() as connect_kwargs:
+        return _benchmark_loads(connect_kwargs, frame, warmup, repetitions)
+
+
+def _benchmark_loads(
+    connect_kwargs: dict[str, Any], frame: Frame, warmup: Frame, repetitions: int
+) -> dict[str, list[CaseRun]]:
+    def connect() -> Any:
+        return snowflake.connector.connect(**connect_kwargs)
+
+    conn = connect()
     runs: dict[str, list[CaseRun]] = {case: [] for case in CASES}
     try:
         for case in CASES:
-            run_case(conn, case, warmup, f"DF_WARMUP_{case.upper()}")
+            run_case(conn, case, warmup, f"DF_WARMUP_{case.upper()}", connect)
         for rep in range(1, repetitions + 1):
             # Each round starts one case later, so whatever recurs at a fixed point of a round
             # (the server's own housekeeping, a collection) does not always land on the same case.
             shift = (rep - 1) % len(CASES)
             for case in CASES[shift:] + CASES[:shift]:
-                run = run_case(conn, case, frame, f"DF_BENCH_{case.upper()}_{rep}")
+                run = run_case(conn, case, frame, f"DF_BENCH_{case.upper()}_{rep}", connect)
                 runs[case].append(run)
                 print(f"  round {rep}  {CASE_LABELS[case]:<48} {run.seconds:7.2f} s", flush=True)
     finally:
@@ -495,8 +506,9 @@ class Report:
             "",
             "### Set-up",
             "",
-            "- One embedded server (fakesnow, in a thread of the benchmark process) reached over HTTP by "
-            "snowflake-connector-python; every case loads into a fresh table, and the table's row count, sum "
+            "- One embedded server (fakesnow, in a child process of its own, as a real server is never in "
+            "the client's process) reached over HTTP by snowflake-connector-python; every case loads into "
+            "a fresh table, and the table's row count, sum "
             "of `id`, and count and sum of `qty` are checked against the frame before the time is kept; then "
             "the table is dropped.",
             f"- {self.repetitions} repetition(s), cases interleaved in each round, each round starting one case "
@@ -512,7 +524,8 @@ class Report:
             "with `snowload_nb.sql.create_table` and `snowload_nb.frames.prepare(df).columns()`.",
             f'- (b) `Loader(conn, table, workers={WORKERS}, progress="widget", create_table=True)'
             ".load_dataframe(df)` (outside a kernel: the ipywidgets are built and updated, and shown "
-            'nowhere); (c) the same with `progress="none"`. Both create their table (inside the timed call).',
+            'nowhere); (c) the same with `progress="none"`. Both create their table (inside the timed call), '
+            "and their workers open sessions of their own (`connect=`).",
             "",
             "### Load times",
             "",
@@ -537,7 +550,7 @@ class Report:
             "(`memory_probe.py serve`). (a)'s table is created first, from column types the parent "
             "process worked out, so its process makes no pass over the frame but the load; (b) creates its "
             "table itself, inside the load, and gives its workers sessions of their own (`connect=`), as "
-            "`connect_local()` does in the timed run. RSS after the frame is read once it is built and "
+            "in the timed run. RSS after the frame is read once it is built and "
             "garbage-collected; the peak is the process's VmHWM at the end, building the frame included; "
             "the peak during the load is VmHWM after resetting it (`/proc/self/clear_refs`) just before the "
             "load.",

@@ -115,7 +115,7 @@ class Loader:
     def load_dataframe(self, data: Any, *, chunk_rows: int | None = None) -> LoadResult:
         """Load a pandas DataFrame, pyarrow Table or polars DataFrame; block until done.
 
-        The frame goes up as Parquet chunks (`chunk_rows` rows each; by default about 32 MB of
+        The frame goes up as Parquet chunks (`chunk_rows` rows each; by default about 16 MB of
         memory each), shown as files in the views, and loads all or nothing. Its columns are
         matched to the table's by name; `create_table=True` creates the table from its schema,
         names kept exactly.
