@@ -144,3 +144,21 @@ def test_ten_thousand_tiny_files_keep_the_rows_and_the_memory_small():
     assert model_bytes / files < 1_000  # under a kB per file (about 640 B measured)
     # while running, the finished list shows only the latest files, however many ended
     assert view._finished.value.count("<tr>") == 100 + 1
+
+
+def test_a_dataframe_load_counts_chunks_not_files():
+    import io
+
+    from snowload_nb.views.log import LogView
+
+    model = ProgressModel("EVENTS", 2, unit="chunk")
+    model.add_file("rows 1-10", "DataFrame[0:10]", 100)
+    model.add_file("rows 11-20", "DataFrame[10:20]", 100)
+    model.start()
+    view = WidgetView(2, on_cancel=lambda: None, show=False)
+    view.draw(model.snapshot())
+    log = io.StringIO()
+    LogView(stream=log).draw(model.snapshot())
+
+    assert "2 chunks" in view._header.value and "file" not in view._header.value
+    assert "loading into EVENTS: 2 chunks" in log.getvalue()

@@ -50,7 +50,8 @@ class LogView:
             return
         self._announced = True
         self._last_progress = self._clock()
-        self._write(f"loading into {snapshot.table}: {snapshot.files_total} files, {text.size(snapshot.bytes_total)}")
+        files = text.plural(snapshot.files_total, snapshot.unit)
+        self._write(f"loading into {snapshot.table}: {files}, {text.size(snapshot.bytes_total)}")
 
     def _report_finished(self, snapshot: Snapshot) -> None:
         for f in snapshot.finished[self._reported :]:

@@ -149,7 +149,7 @@ class WidgetView:
     def _draw_header(self, s: Snapshot) -> None:
         colour = _STATE_COLOURS[s.state]
         value = (
-            f"<b>{html.escape(s.table)}</b> · {text.plural(s.files_total, 'file')} · {text.size(s.bytes_total)} · "
+            f"<b>{html.escape(s.table)}</b> · {text.plural(s.files_total, s.unit)} · {text.size(s.bytes_total)} · "
             f"{text.plural(s.workers, 'worker')} · {text.duration(s.elapsed)} · "
             f"<b style='color:{colour}'>{s.state.value}</b>"
         )
