@@ -74,6 +74,7 @@ def generate_files(folder: Path, sizes: Sequence[int] = DEMO_SIZES, prefix: str 
 def run_demo(files: int = len(DEMO_SIZES), workers: int = 4, progress: str = "auto", out: TextIO | None = None) -> int:
     """Generate, load with live progress, and check every file's rows in the table. 0 if all match."""
     from . import sql
+    from .env import resolve_progress
     from .loader import Loader
     from .local import connect_local
 
@@ -97,5 +98,7 @@ def run_demo(files: int = len(DEMO_SIZES), workers: int = 4, progress: str = "au
         mismatches += not ok
         out.write(f"{g.path.name:<16} {g.rows:>10,} {found:>10,}  {'ok' if ok else 'MISMATCH'}\n")
     verdict = "every file's rows are in the table" if not mismatches else f"{mismatches} files do not match"
-    out.write(f"\n{verdict}.\n")  # the progress view has already printed the load's summary
+    if resolve_progress(progress) == "none":  # otherwise the progress view has printed it
+        out.write(f"\n{result.summary()}")
+    out.write(f"\n{verdict}.\n")
     return 0 if result.ok and not mismatches else 1

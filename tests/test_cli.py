@@ -92,3 +92,11 @@ def test_demo_checks_every_file(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count(" ok\n") == 4
     assert "every file's rows are in the table." in done.stdout
+
+
+def test_a_silent_demo_still_ends_with_the_summary(tmp_path):
+    done = run("demo", "--files", "3", "--workers", "2", "--progress", "none")
+
+    assert done.returncode == 0, done.stderr
+    assert "Done: " in done.stdout and "from 3 files (3 loaded)" in done.stdout
+    assert done.stderr == ""
