@@ -109,8 +109,17 @@ def test_the_server_going_away_fails_the_rest_in_bounded_time(tmp_path, files, p
     assert leftover_threads() == []
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own SIGINT handler, as in a terminal or a kernel: a process started in the
+    background by a non-interactive shell inherits SIGINT ignored, and would never see it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("phase", ["compress", "upload", "copy"])
-def test_an_interrupt_in_any_phase_cancels_cleanly(conn, table, files, private_tmp, monkeypatch, phase):
+def test_an_interrupt_in_any_phase_cancels_cleanly(conn, table, files, private_tmp, monkeypatch, phase, ctrl_c_raises):
     interrupted = threading.Event()
 
     def interrupt():
