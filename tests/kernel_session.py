@@ -21,6 +21,7 @@ class Message:
     msg_type: str
     parent_id: str | None
     content: dict[str, Any]
+    sent: float = 0.0  # the kernel's own clock (header date): unlike `received`, no queueing in it
 
     @property
     def comm_id(self) -> str | None:
@@ -76,7 +77,8 @@ class KernelSession:
             except queue.Empty:
                 return got
             parent = raw.get("parent_header") or {}
-            message = Message(time.monotonic(), raw["msg_type"], parent.get("msg_id"), raw["content"])
+            sent = raw["header"]["date"].timestamp()
+            message = Message(time.monotonic(), raw["msg_type"], parent.get("msg_id"), raw["content"], sent)
             self.messages.append(message)
             got.append(message)
             timeout = 0.0
