@@ -41,7 +41,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import snowflake.connector
-from common import PROBE, BenchmarkError, command_line, expect_statuses, machine_description, server_process, yes
+from common import (
+    PROBE,
+    BenchmarkError,
+    command_line,
+    expect_statuses,
+    machine_description,
+    round_order,
+    server_process,
+    yes,
+)
 from snowflake.connector.pandas_tools import chunk_helper, write_pandas
 
 from snowload_nb import Loader, LoadResult, sql
@@ -329,10 +338,7 @@ def _benchmark_loads(
         for case in CASES:
             run_case(conn, case, warmup, f"DF_WARMUP_{case.upper()}", connect)
         for rep in range(1, repetitions + 1):
-            # Each round starts one case later, so whatever recurs at a fixed point of a round
-            # (the server's own housekeeping, a collection) does not always land on the same case.
-            shift = (rep - 1) % len(CASES)
-            for case in CASES[shift:] + CASES[:shift]:
+            for case in round_order(CASES, rep - 1):
                 run = run_case(conn, case, frame, f"DF_BENCH_{case.upper()}_{rep}", connect)
                 runs[case].append(run)
                 print(f"  round {rep}  {CASE_LABELS[case]:<48} {run.seconds:7.2f} s", flush=True)
@@ -511,8 +517,10 @@ class Report:
             "a fresh table, and the table's row count, sum "
             "of `id`, and count and sum of `qty` are checked against the frame before the time is kept; then "
             "the table is dropped.",
-            f"- {self.repetitions} repetition(s), cases interleaved in each round, each round starting one case "
-            f"later; one untimed warm-up of every case on a {WARMUP_ROWS:,}-row frame first. A garbage "
+            f"- {self.repetitions} repetition(s), cases interleaved in each round in the order of a Williams "
+            "design (`benchmarks/common.py: round_order`: in 6 rounds each case would follow each other "
+            "twice; 3 rounds make it varied, not balanced); one untimed warm-up of every case on a "
+            f"{WARMUP_ROWS:,}-row frame first. A garbage "
             "collection (untimed) before each case. Times are wall-clock seconds.",
             "- (a) `write_pandas` itself cannot run here (it needs a TEMPORARY stage, and INFER_SCHEMA to "
             "create a table), so its default steps are timed together: the connector's `chunk_helper` with "

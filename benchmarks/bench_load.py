@@ -34,7 +34,16 @@ from typing import Any
 
 import snowflake.connector
 from bench_dataframe import extract_section, replace_section  # beside this file
-from common import PROBE, BenchmarkError, command_line, expect_statuses, machine_description, server_process, yes
+from common import (
+    PROBE,
+    BenchmarkError,
+    command_line,
+    expect_statuses,
+    machine_description,
+    round_order,
+    server_process,
+    yes,
+)
 from isal import isal_zlib
 from snowflake.connector import SnowflakeConnection
 
@@ -294,23 +303,6 @@ def run_case(bench: Bench, case: str, data: Dataset, table_name: str) -> float:
         seconds = run_snowload(bench, data, table, {"b": "none", "c": "tqdm", "d": "widget"}[case], case)
     bench.check_and_drop(table, data, case)
     return seconds
-
-
-def round_order(cases: Sequence[str], round_index: int) -> list[str]:
-    """The cases of one round, in a Williams design: over 2n rounds each case follows each other twice.
-
-    A load's time depends on what ran just before it: here the widget case ran 17% slower than
-    the others while it always sat between them (orders reversed each round), and within 1% of
-    them once that changed. Balancing who precedes whom spreads such effects over all cases alike.
-    """
-    n = len(cases)
-    first = [0]
-    for step in range(1, n):
-        first.append((step + 1) // 2 if step % 2 else n - step // 2)
-    row = [(c + round_index // 2 % n) % n for c in first] if n % 2 else [(c + round_index) % n for c in first]
-    if n % 2 and round_index % 2:
-        row.reverse()
-    return [cases[i] for i in row]
 
 
 def benchmark_loads(data: Dataset, warmup: Dataset, repetitions: int) -> dict[str, list[float]]:
