@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-_NO_LINE_MARKERS = ("values were supplied", "Number of columns in file")
+# The second: DuckDB could not make the file's rows out at all (a row cut short, for one).
+_NO_LINE_MARKERS = ("values were supplied", "Number of columns in file", "Error when sniffing file")
 
 
 def needs_a_line(error: str) -> bool:

@@ -1,0 +1,153 @@
+"""Where the embedded server (fakesnow) must answer as Snowflake does for snowload_nb to be exact.
+
+- `REMOVE @stage/path/` deletes staged files on Snowflake; fakesnow has no REMOVE. Without it,
+  parts an unfinished attempt left on the stage could never be cleaned up.
+- Two transactions writing the same row: Snowflake makes the second wait for the first's lock.
+  DuckDB fails it at once, and fakesnow answers that with HTTP 500, which the connector retries
+  until its network timeout (minutes). Answered instead as Snowflake's lock error, the client
+  learns at once that another load holds the row, and can wait for it itself.
+- A client that vanishes in the middle of a transaction (its network dropped) leaves it open for
+  good on fakesnow, and with it the rows it locked, so every later load of the same file waits
+  forever. Snowflake ends a dead session's transaction; here one whose session has sent nothing
+  for `IDLE_TRANSACTION_SECONDS` is rolled back. (snowload_nb's own transactions are never idle
+  for more than a moment between statements.)
+- Any other database error fakesnow does not translate (a CSV DuckDB cannot read, for one) is
+  likewise HTTP 500 and minutes of retries for a statement that fails the same way every time;
+  Snowflake answers such statements with an error at once, and so does the server here.
+
+Applied once, in the process that runs the server, before it serves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import re
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+LOCK_CONFLICT_ERRNO = 625  # Snowflake's "statement ... has locked table ..." error
+LOCK_CONFLICT_SQLSTATE = "40001"
+STATEMENT_ERRNO = 100000  # Snowflake's data errors number from here
+IDLE_TRANSACTION_SECONDS = float(os.environ.get("SNOWLOAD_IDLE_TRANSACTION_SECONDS", "10"))
+_BEGINS = re.compile(r"\s*(BEGIN|START\s+TRANSACTION)\b", re.IGNORECASE)
+_ENDS = re.compile(r"\s*(COMMIT|ROLLBACK)\b", re.IGNORECASE)
+
+_REMOVE = re.compile(r"\s*REMOVE\s+@(?P<stage>[^\s/]+)(?P<path>/\S*)?\s*;?\s*\Z", re.IGNORECASE)
+_applied = threading.Lock()
+_done = False
+
+
+def apply() -> None:
+    """Patch fakesnow's cursor, once per process."""
+    global _done
+    with _applied:
+        if _done:
+            return
+        from fakesnow.cursor import FakeSnowflakeCursor
+
+        FakeSnowflakeCursor.execute = _answering_as_snowflake(FakeSnowflakeCursor.execute)  # type: ignore[method-assign]
+        threading.Thread(target=_reap_idle_transactions, name="snowload-embedded-reaper", daemon=True).start()
+        # sqlglot warns that it parses REMOVE as a bare command: that is what the patch expects.
+        logging.getLogger("sqlglot").addFilter(lambda record: not str(record.msg).startswith("'REMOVE @"))
+        _done = True
+
+
+def _answering_as_snowflake(execute: Any) -> Any:
+    @functools.wraps(execute)
+    def wrapper(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        session = _sessions.setdefault(self._conn, _Session())
+        with session.busy:
+            try:
+                return _execute(self, command, *args, **kwargs)
+            finally:
+                session.seen(command)
+
+    def _execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        import duckdb
+        import snowflake.connector.errors
+
+        removal = _REMOVE.match(command)
+        if removal is not None:
+            return execute(self, _remove(self, removal["stage"], removal["path"] or "/"), *args, **kwargs)
+        try:
+            return execute(self, command, *args, **kwargs)
+        except duckdb.TransactionException as exc:
+            if "conflict" not in str(exc).lower():
+                raise _statement_error(exc) from exc
+            raise snowflake.connector.errors.ProgrammingError(
+                msg=f"the statement conflicts with another transaction holding the same rows: {exc}",
+                errno=LOCK_CONFLICT_ERRNO,
+                sqlstate=LOCK_CONFLICT_SQLSTATE,
+            ) from exc
+        except duckdb.Error as exc:
+            raise _statement_error(exc) from exc
+
+    return wrapper
+
+
+class _Session:
+    """What the reaper needs to know of one session: is a transaction open, and since when quiet."""
+
+    def __init__(self) -> None:
+        self.busy = threading.Lock()  # held while a statement runs
+        self.in_transaction = False
+        self.last = time.monotonic()
+
+    def seen(self, command: str) -> None:
+        if _BEGINS.match(command):
+            self.in_transaction = True
+        elif _ENDS.match(command):
+            self.in_transaction = False
+        self.last = time.monotonic()
+
+
+_sessions: weakref.WeakKeyDictionary[Any, _Session] = weakref.WeakKeyDictionary()
+
+
+def _reap_idle_transactions() -> None:
+    while True:
+        time.sleep(1)
+        now = time.monotonic()
+        for conn, session in list(_sessions.items()):
+            if not session.in_transaction or now - session.last < IDLE_TRANSACTION_SECONDS:
+                continue
+            if session.busy.acquire(blocking=False):
+                try:
+                    with contextlib.suppress(Exception):
+                        conn._duck_conn.execute("ROLLBACK")
+                    session.in_transaction = False
+                finally:
+                    session.busy.release()
+
+
+def _statement_error(exc: Exception) -> Exception:
+    import snowflake.connector.errors
+
+    return snowflake.connector.errors.ProgrammingError(msg=str(exc), errno=STATEMENT_ERRNO, sqlstate="22000")
+
+
+def _remove(cursor: Any, stage_name: str, path: str) -> str:
+    """Delete the staged files under `path` (a prefix, as Snowflake reads it); the SQL of the answer."""
+    from fakesnow.transforms import stage
+    from sqlglot import exp
+
+    conn = cursor._conn  # the session: its current database and schema
+    database, schema, name = stage.parts_from_var(stage_name, conn.database, conn.schema)
+    root = Path(stage.internal_dir(f"{database}.{schema}.{name}"))
+    prefix = str(root) + "/" + path.lstrip("/")
+    removed = []
+    if root.is_dir():
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            if str(file).startswith(prefix):
+                os.remove(file)
+                removed.append(f"{name.lower()}/{file.relative_to(root).as_posix()}")
+    if not removed:
+        return 'SELECT NULL AS "name", NULL AS "result" WHERE 1 = 0'
+    rows = ", ".join(f"({exp.Literal.string(n).sql()})" for n in removed)
+    return f'SELECT column1 AS "name", \'removed\' AS "result" FROM VALUES {rows}'
