@@ -7,14 +7,23 @@ result = sl.Loader(conn, table="EVENTS", workers=4).load(["data/*.csv"])
 
 from typing import Any
 
-from .errors import LoadError
+from .errors import ConnectionInUse, LoadError
 from .frames import FrameError
 from .job import LoadJob
 from .loader import Loader
 from .local import connect_local
 from .result import FileResult, LoadResult
 
-__all__ = ["FileResult", "FrameError", "LoadError", "LoadJob", "LoadResult", "Loader", "connect_local"]
+__all__ = [
+    "ConnectionInUse",
+    "FileResult",
+    "FrameError",
+    "LoadError",
+    "LoadJob",
+    "LoadResult",
+    "Loader",
+    "connect_local",
+]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -1,7 +1,7 @@
 """`atomic=True`: every file's COPY in one transaction, run once every file is staged.
 
-Either the table gains every file's rows, or it is left exactly as it was. COPY keeps its load
-history inside the transaction too, so a rolled-back load can simply be run again.
+Either the table gains every file's rows, or it is left exactly as it was. The ledger of loaded
+sources is written inside the same transaction, so a rolled-back load can simply be run again.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 from .compress import Cancelled
 from .errors import describe
 from .model import FileState, Phase, ProgressModel
-from .pipeline import LoadPlan, PendingCopy, Rejected, run_copy
+from .pipeline import CopyOutcome, LoadPlan, PendingCopy, Rejected, commit_copies, in_turn, tidy_stage
 from .sessions import SessionPool
 
 
@@ -27,25 +27,27 @@ def copy_all_or_nothing(
 
     `failed` names the inputs that failed before their COPY: then nothing is copied at all.
     """
+    if cancel.is_set() or failed:
+        for item in pending:
+            tidy_stage(item.source, False, sessions, plan)
     if cancel.is_set():
         _finish_all(model, pending, FileState.CANCELLED, "not loaded: the load was cancelled")
         return
     if failed:
         _finish_all(model, pending, FileState.FAILED, f"not loaded: the load is all or nothing and {failed[0]} failed")
         return
-    outcomes = []
+
+    def copy_all() -> list[CopyOutcome]:
+        with sessions.transaction() as cursor:
+            return commit_copies(cursor, pending, plan, cancel)
+
+    for item in pending:
+        model.begin(item.index, Phase.COPY)
+
     try:
-        with sessions.transaction(always=True) as cursor:
-            for item in pending:
-                if cancel.is_set():
-                    raise Cancelled
-                model.begin(item.index, Phase.COPY)
-                outcome = run_copy(cursor, item.statement(plan), item.source)
-                if outcome.state is FileState.FAILED:
-                    raise Rejected(outcome)
-                outcomes.append((item, outcome))
+        outcomes = in_turn(cancel, copy_all)
     except Rejected as rejected:
-        culprit = pending[len(outcomes)]
+        culprit = rejected.item
         model.finish(culprit.index, FileState.FAILED, error=rejected.outcome.error)
         others = [p for p in pending if p is not culprit]
         reason = f"rolled back: the load is all or nothing and {culprit.source.name} failed"
@@ -56,10 +58,13 @@ def copy_all_or_nothing(
     except Exception as exc:
         _finish_all(model, pending, FileState.FAILED, f"rolled back: {describe(exc)}")
     else:
-        for item, outcome in outcomes:
+        for item, outcome in zip(pending, outcomes, strict=True):
             if outcome.state is FileState.LOADED:
                 model.complete(item.index, Phase.COPY)
-            model.finish(item.index, outcome.state, rows=outcome.rows)
+            model.finish(item.index, outcome.state, rows=outcome.rows, error=outcome.error)
+    finally:
+        for item in pending:
+            tidy_stage(item.source, model.state_of(item.index) is FileState.LOADED, sessions, plan)
 
 
 def _finish_all(model: ProgressModel, pending: list[PendingCopy], state: FileState, reason: str) -> None:

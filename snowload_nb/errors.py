@@ -9,6 +9,8 @@ import re
 _NOISE_STARTS = (
     "\nColumn ",
     "\nPossible solutions",
+    "\nPossible fixes",
+    "\nThe search space used was",
     "\n  file = ",
     "\nThis type was auto-detected",
 )
@@ -18,6 +20,10 @@ MAX_LENGTH = 500
 
 class LoadError(Exception):
     """A load could not start (the stage or table could not be prepared)."""
+
+
+class ConnectionInUse(LoadError):
+    """Another load is using the connection: one connection carries one load at a time."""
 
 
 def describe(exc: BaseException) -> str:

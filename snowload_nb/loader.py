@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import tempfile
 import threading
+import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -19,15 +22,26 @@ from .env import resolve_progress, validate_progress
 from .errors import LoadError, describe
 from .frames import prepare as prepare_frame
 from .job import LoadJob
+from .ledger import Ledger
 from .model import FileState, ProgressModel
-from .pipeline import NOT_STARTED, LoadPlan, PendingCopy, Source, load_file
+from .pipeline import (
+    NOT_STARTED,
+    LoadPlan,
+    PendingCopy,
+    Source,
+    end_quietly,
+    leftover_folders,
+    load_file,
+    stage_key,
+)
 from .result import LoadResult
 from .schema import infer_columns
-from .sessions import SessionPool
+from .sessions import SessionPool, exclusive_use
 from .sources import InputProblem, SourceFile, expand
 from .sql import FileFormat, QualifiedName
 from .views import NullView, View, make_view
 from .views.refresher import Refresher
+from .watch import ServerWatch, server_address
 
 COMPRESSIONS = ("gzip", "none")
 FORMATS = ("auto", "csv", "parquet")
@@ -35,6 +49,10 @@ FORMATS = ("auto", "csv", "parquet")
 # staged (compressed) size reaches this.
 DEFAULT_PART_SIZE_MB = 100
 _WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt
+# s a cancelled load, or one whose server is gone, still waits for running files to stop.
+ABANDON_AFTER = 1.5
+# Each worker holds a session; beyond this many, more only queue on the server and the client's cores.
+MAX_WORKERS = 32
 
 Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
 
@@ -66,6 +84,9 @@ class Loader:
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1, not {workers!r}")
+        if workers > MAX_WORKERS:
+            warnings.warn(f"workers={workers} is more than snowload_nb runs at once; using {MAX_WORKERS}", stacklevel=2)
+            workers = MAX_WORKERS
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
         if compression not in COMPRESSIONS:
@@ -125,41 +146,70 @@ class Loader:
         ):
             raise ValueError(f"chunk_rows must be an integer >= 1, not {chunk_rows!r}")
         frame = prepare_frame(data)
-        model = ProgressModel(str(self.table), self.workers, unit="chunk")
-        sources: list[tuple[int, Source]] = [
-            (model.add_file(c.name, c.given, c.size), c) for c in frame.chunks(chunk_rows)
-        ]
-        if sources or self.create_table:
-            self._prepare_target(frame.columns)
-        result = self._start_run(model, sources, atomic=True, background=False).execute()
+        with self._holding_connection() as hold:
+            model = ProgressModel(str(self.table), self.workers, unit="chunk")
+            sources: list[tuple[int, Source]] = [
+                (model.add_file(c.name, c.given, c.size), c) for c in frame.chunks(chunk_rows)
+            ]
+            if sources or self.create_table:
+                self._prepare_target(frame.columns)
+            run = self._start_run(model, sources, atomic=True, background=False, hold=hold.pop_all())
+        result = run.execute()
         self.last_result = result
         return result
+
+    @contextlib.contextmanager
+    def _holding_connection(self) -> Iterator[contextlib.ExitStack]:
+        """This load's hold on the connection, released by the run, or here if it never starts."""
+        with contextlib.ExitStack() as hold:
+            hold.enter_context(exclusive_use(self.conn))
+            yield hold
 
     def _begin(self, paths: Paths, background: bool) -> _Run:
         """Everything that must happen on the calling thread: inputs, target, and the view."""
         entries = expand(paths, None if self.format == "auto" else FileFormat(self.format))
-        model = ProgressModel(str(self.table), self.workers)
-        indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
-        sources: list[tuple[int, Source]] = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
-        if sources:
-            first = sources[0][1]
-            self._prepare_target(lambda: infer_columns(first))
-        run = self._start_run(model, sources, atomic=self.atomic, background=background)
+        with self._holding_connection() as hold:
+            model = ProgressModel(str(self.table), self.workers)
+            indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
+            sources: list[tuple[int, Source]] = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
+            loaded: set[str] = set()
+            if sources:
+                first = sources[0][1]
+                self._prepare_target(lambda: infer_columns(first))
+                loaded = set() if self.force else self._already_loaded([s for _, s in sources])
+            to_load = [(i, s) for i, s in sources if s.key not in loaded]
+            run = self._start_run(model, to_load, atomic=self.atomic, background=background, hold=hold.pop_all())
         for i, e in indexed:
             if isinstance(e, InputProblem):
                 model.finish(i, FileState.FAILED, error=e.reason)
+            elif e.key in loaded:  # nothing to send: the ledger says so before any work
+                model.finish(i, FileState.SKIPPED)
         return run
 
+    def _already_loaded(self, sources: list[Source]) -> set[str]:
+        cursor = self.conn.cursor()
+        try:
+            return Ledger(self.table).loaded(cursor, [s.key for s in sources])
+        except Exception as exc:
+            raise LoadError(f"cannot read which files {self.table} has loaded: {describe(exc)}") from None
+        finally:
+            cursor.close()
+
     def _start_run(
-        self, model: ProgressModel, sources: list[tuple[int, Source]], atomic: bool, background: bool
+        self,
+        model: ProgressModel,
+        sources: list[tuple[int, Source]],
+        atomic: bool,
+        background: bool,
+        hold: contextlib.ExitStack,
     ) -> _Run:
-        run = _Run(self, model, sources, atomic)
+        run = _Run(self, model, sources, atomic, hold)
         run.view = make_view(resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background)
         model.start()
         return run
 
-    def _sessions(self) -> SessionPool:
-        return SessionPool(self.conn, self.workers, factory=self.connect)
+    def _sessions(self, workers: int) -> SessionPool:
+        return SessionPool(self.conn, workers, factory=self.connect)
 
     def _prepare_target(self, columns: Callable[[], list[tuple[str, str]]]) -> None:
         """Create the stage, and the table if asked and missing; fail early if the table is missing.
@@ -181,6 +231,11 @@ class Loader:
                     raise
                 _execute(cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}")
             _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
+            ledger = Ledger(self.table)
+            try:
+                ledger.prepare(cursor)
+            except Exception as exc:
+                raise LoadError(f"cannot create {ledger.name}, the record of loaded files: {describe(exc)}") from None
         finally:
             cursor.close()
 
@@ -188,11 +243,19 @@ class Loader:
 class _Run:
     """One load from its first file to its result; `execute` runs on the calling or a job thread."""
 
-    def __init__(self, loader: Loader, model: ProgressModel, sources: list[tuple[int, Source]], atomic: bool) -> None:
+    def __init__(
+        self,
+        loader: Loader,
+        model: ProgressModel,
+        sources: list[tuple[int, Source]],
+        atomic: bool,
+        hold: contextlib.ExitStack,
+    ) -> None:
         self.loader = loader
         self.model = model
         self.sources = sources
         self.atomic = atomic
+        self._hold = hold  # the connection, for this run only
         self.view: View = NullView()
         self._cancel = threading.Event()
 
@@ -203,7 +266,8 @@ class _Run:
     def execute(self) -> LoadResult:
         interrupted = False
         try:
-            interrupted = self._pool()
+            with self._hold:
+                interrupted = self._pool()
         finally:
             self.model.end(cancelled=interrupted or self._cancel.is_set())
             final = self.model.snapshot()
@@ -217,38 +281,46 @@ class _Run:
         try:
             if not self.sources:
                 return False
-            with _private_workdir() as workdir, contextlib.closing(loader._sessions()) as sessions:
+            # No more sessions and threads than files that can use them.
+            workers = min(loader.workers, len(self.sources))
+            with _private_workdir() as workdir, contextlib.closing(loader._sessions(workers)) as sessions:
+                stage = loader.table.sibling(sql.STAGE_NAME)
                 plan = LoadPlan(
                     table=loader.table,
-                    stage=loader.table.sibling(sql.STAGE_NAME),
+                    stage=stage,
                     workdir=workdir,
+                    attempt=secrets.token_hex(8),
                     compression_level=loader.compression_level if loader.compression == "gzip" else None,
                     part_size=round(loader.part_size_mb * 1_000_000),
                     force=loader.force,
                     retries=loader.retries,
                     retry_delay=loader.retry_delay,
                     defer_copy=self.atomic,
+                    leftovers=self._leftovers(stage, sessions),
                 )
-                uploads = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-upload")
-                executor = ThreadPoolExecutor(loader.workers, thread_name_prefix="snowload-worker")
+                uploads = ThreadPoolExecutor(workers, thread_name_prefix="snowload-upload")
+                executor = ThreadPoolExecutor(workers, thread_name_prefix="snowload-worker")
                 futures: list[Future[PendingCopy | None]] = []
+                watch = self._watch(plan, sessions)
                 try:
-                    # Largest first: a big file started last would finish long after the others.
-                    for i, source in sorted(self.sources, key=lambda entry: entry[1].size, reverse=True):
-                        futures.append(executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel))
-                    # In short waits: an interrupt's signal may land on a worker thread, and the
-                    # calling thread, where Python raises KeyboardInterrupt, only sees it once it wakes.
-                    while wait(futures, timeout=_WAKE_INTERVAL).not_done:
-                        pass
-                except KeyboardInterrupt:
-                    cancel.set()
+                    try:
+                        # Largest first: a big file started last would finish long after the others.
+                        for i, source in sorted(self.sources, key=lambda entry: entry[1].size, reverse=True):
+                            futures.append(
+                                executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel)
+                            )
+                    except KeyboardInterrupt:
+                        cancel.set()
+                    self._wait_for(futures, plan, sessions)
+                    if self.atomic:
+                        pending = [p for f in futures if f.done() and not f.cancelled() and (p := f.result())]
+                        failed = [f.name for f in model.files() if f.state is FileState.FAILED]
+                        copy_all_or_nothing(pending, failed, plan, model, sessions, cancel)
                 finally:
-                    _shutdown(executor, cancel)
-                    _shutdown(uploads, cancel)
-                if self.atomic:
-                    pending = [p for f in futures if not f.cancelled() and (p := f.result()) is not None]
-                    failed = [f.name for f in model.files() if f.state is FileState.FAILED]
-                    copy_all_or_nothing(pending, failed, plan, model, sessions, cancel)
+                    if watch is not None:
+                        watch.stop()
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    uploads.shutdown(wait=False, cancel_futures=True)
                 for i, _ in self.sources:
                     if model.state_of(i) is FileState.QUEUED:
                         model.finish(i, FileState.CANCELLED, error=NOT_STARTED)
@@ -256,22 +328,72 @@ class _Run:
         finally:
             refresher.stop()
 
+    def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> frozenset[str]:
+        """What unfinished attempts left on the stage of this load's files; nothing if it cannot tell."""
+        keys = {stage_key(source) for _, source in self.sources}
+        try:
+            with sessions.cursor() as cursor:
+                return leftover_folders(cursor, stage, keys)
+        except Exception:
+            return frozenset()
+
+    def _watch(self, plan: LoadPlan, sessions: SessionPool) -> ServerWatch | None:
+        address = server_address(self.loader.conn)
+        if address is None:
+            return None
+
+        def server_gone(reason: str) -> None:
+            plan.outage.declare(reason)
+            sessions.abandon()  # nothing can commit on a server that refuses connections
+
+        return ServerWatch(address, sessions.busy_for, server_gone).start()
+
+    def _wait_for(self, futures: list[Future[PendingCopy | None]], plan: LoadPlan, sessions: SessionPool) -> None:
+        """Until every file has ended; once cancelled, or the server is gone, for `ABANDON_AFTER` s more.
+
+        Waits in short steps: an interrupt's signal may land on a worker thread, and the calling
+        thread, where Python raises KeyboardInterrupt, only sees it once it wakes. Files still
+        running at the deadline are waiting on the server; they are given up, unless a COMMIT
+        is on its way, whose outcome only the server can tell.
+        """
+        deadline: float | None = None
+        while True:
+            try:
+                running = wait(futures, timeout=_WAKE_INTERVAL).not_done
+            except KeyboardInterrupt:
+                self._cancel.set()
+                continue
+            if not running:
+                return
+            gone = plan.outage.reason
+            if gone is None and not self._cancel.is_set():
+                continue
+            deadline = deadline or time.monotonic() + ABANDON_AFTER
+            if time.monotonic() >= deadline and (gone is not None or not sessions.committing):
+                sessions.abandon()
+                self._give_up_running(gone)
+                return
+
+    def _give_up_running(self, gone: str | None) -> None:
+        for i, _ in self.sources:
+            state = self.model.state_of(i)
+            if state.terminal:
+                continue
+            if gone is None:
+                why = NOT_STARTED if state is FileState.QUEUED else "cancelled while it waited on the server"
+                end_quietly(self.model, i, FileState.CANCELLED, error=why)
+            elif state is FileState.QUEUED:
+                end_quietly(self.model, i, FileState.FAILED, error=f"not tried: the server stopped answering ({gone})")
+            else:
+                why = f"the server stopped answering ({gone}) before it finished: load it again"
+                end_quietly(self.model, i, FileState.FAILED, error=why)
+
 
 def _execute(cursor: Any, statement: str, context: str) -> None:
     try:
         cursor.execute(statement)
     except Exception as exc:
         raise LoadError(f"{context}: {describe(exc)}") from None
-
-
-def _shutdown(executor: ThreadPoolExecutor, cancel: threading.Event) -> None:
-    """Wait for running files to stop; a second interrupt only hurries them, never abandons them."""
-    while True:
-        try:
-            executor.shutdown(wait=True, cancel_futures=cancel.is_set())
-            return
-        except KeyboardInterrupt:
-            cancel.set()
 
 
 @contextlib.contextmanager

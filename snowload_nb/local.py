@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -16,7 +17,7 @@ import socket
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,33 @@ def _cloud_probe_setting() -> dict[str, float]:
     return {name: 0.0} if name in DEFAULT_CONFIGURATION else {}
 
 
+class GaveUp(Exception):
+    """Raised inside the connector's retry loop once the load stopped waiting for the statement."""
+
+
+# Seconds between the connector's retries of a request to the embedded server: short enough that
+# a statement the load gave up on ends within seconds, as the backoff is where it can be told.
+_RETRY_SLEEPS = (1, 1, 2, 2, 3)
+
+
+def _backoff_until(give_up: threading.Event) -> Callable[[], Iterator[int]]:
+    """A `backoff_policy` for the connector that stops retrying once `give_up` is set."""
+
+    def policy() -> Iterator[int]:
+        for sleep in itertools.chain(_RETRY_SLEEPS, itertools.repeat(_RETRY_SLEEPS[-1])):
+            if give_up.is_set():
+                raise GaveUp("the load stopped waiting for this statement")
+            yield sleep
+
+    return policy
+
+
+def _has_parameter(name: str) -> bool:
+    from snowflake.connector.connection import DEFAULT_CONFIGURATION
+
+    return name in DEFAULT_CONFIGURATION
+
+
 class EmbeddedServerError(RuntimeError):
     """The embedded server could not be started or reached."""
 
@@ -64,6 +92,9 @@ class _EmbeddedServer:
         from fakesnow.instance import FakeSnow
         from fakesnow.transforms import stage
 
+        from . import embedded_fixes
+
+        embedded_fixes.apply()
         _silence_server_output()
         if self.db_path is not None:
             # One shared instance on the files: fakesnow's per-session db_path would open the same
@@ -126,6 +157,7 @@ class _EmbeddedServer:
 _lock = threading.Lock()
 _server: _EmbeddedServer | None = None
 _session_factories: weakref.WeakKeyDictionary[Any, SessionFactory] = weakref.WeakKeyDictionary()
+_give_up_events: weakref.WeakKeyDictionary[Any, threading.Event] = weakref.WeakKeyDictionary()
 
 
 def embedded_server(db_path: str | os.PathLike[str] | None = None) -> _EmbeddedServer:
@@ -155,17 +187,39 @@ def connect_local(db_path: str | os.PathLike[str] | None = None, **connect_kwarg
     `db_path` keeps the databases (and the load history) in that folder between runs; extra
     keyword arguments go to `snowflake.connector.connect`.
     """
-    import snowflake.connector
-
     server = embedded_server(db_path)
     kwargs = server.connect_kwargs() | connect_kwargs
 
     def open_session() -> SnowflakeConnection:
-        return snowflake.connector.connect(**kwargs)
+        return embedded_session(kwargs)
 
     conn = open_session()
     _session_factories[conn] = open_session
     return conn
+
+
+def embedded_session(kwargs: dict[str, Any]) -> SnowflakeConnection:
+    """A connector session whose retries stop once a load gives up on it (see `give_up`)."""
+    import snowflake.connector
+
+    event = threading.Event()
+    extra = {"backoff_policy": _backoff_until(event)} if _has_parameter("backoff_policy") else {}
+    session = snowflake.connector.connect(**kwargs, **extra)
+    _give_up_events[session] = event
+    return session
+
+
+def give_up(session: object) -> None:
+    """Make a session's statements stop retrying: the load no longer waits for them.
+
+    A wrapper around a session says which one through `__wrapped__`, as functools' wrappers do.
+    """
+    for candidate in (session, getattr(session, "__wrapped__", None)):
+        with contextlib.suppress(TypeError):  # not weak-referenceable: not one of ours
+            event = _give_up_events.get(candidate)
+            if event is not None:
+                event.set()
+                return
 
 
 def session_factory(conn: object) -> SessionFactory | None:

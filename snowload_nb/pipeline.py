@@ -10,6 +10,8 @@ outcome ends as the file's terminal state in the model.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import os
 import shutil
 import threading
@@ -26,7 +28,8 @@ from .compress import Cancelled
 from .diagnose import needs_a_line, wrong_field_count
 from .errors import describe
 from .frames import FrameChunk
-from .model import FileState, Phase, ProgressModel
+from .ledger import Ledger, LockBusy
+from .model import FileState, IllegalTransition, Phase, ProgressModel
 from .parts import Part, split_csv
 from .sessions import SessionPool
 from .sources import SourceFile
@@ -35,6 +38,9 @@ from .sql import Compression, FileFormat, QualifiedName, StagePath
 T = TypeVar("T")
 Source = SourceFile | FrameChunk
 NOT_STARTED = "not started: the load was cancelled"
+ALREADY_LOADED_ELSEWHERE = "already loaded by another load"
+_LOCK_WAIT_MAX = 0.5  # s between tries of a COPY whose source another load holds
+logger = logging.getLogger(__name__)
 
 
 class Outage:
@@ -58,6 +64,12 @@ class Outage:
             if self._reason is None and len(self._failed_files) >= self.FILES_TO_DECLARE:
                 self._reason = reason
 
+    def declare(self, reason: str) -> None:
+        """The server is known to be gone (it refuses connections): no need to wait for two files."""
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+
     def succeeded(self) -> None:
         if self._failed_files:
             with self._lock:
@@ -71,9 +83,17 @@ class Outage:
 class Rejected(Exception):
     """The server refused a file's COPY: raised inside a transaction to roll it back."""
 
-    def __init__(self, outcome: CopyOutcome) -> None:
+    def __init__(self, outcome: CopyOutcome, item: PendingCopy) -> None:
         super().__init__(outcome.error)
         self.outcome = outcome
+        self.item = item
+
+
+class SourceChanged(RuntimeError):
+    """The file on disk is not the one whose bytes were staged."""
+
+    def __init__(self) -> None:
+        super().__init__("changed while loading: load it again (nothing of it was loaded)")
 
 
 class ServerGone(RuntimeError):
@@ -87,13 +107,19 @@ class LoadPlan:
     table: QualifiedName
     stage: QualifiedName
     workdir: Path
+    attempt: str  # this load's own folder name on the stage, under each source's folder
     compression_level: int | None  # None: stage CSV uncompressed
     part_size: int  # staged bytes per part
     force: bool = False
     retries: int = 2  # further attempts of a PUT or COPY that failed on the network
     retry_delay: float = 0.5  # seconds before the first retry; doubles each time
     defer_copy: bool = False  # atomic loads: stage here, COPY all files together afterwards
+    leftovers: frozenset[str] = frozenset()  # source folders holding files of earlier attempts
     outage: Outage = field(default_factory=Outage)
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.table)
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,7 @@ class CopyOutcome:
     state: FileState
     rows: int = 0
     error: str | None = None
+    files: int = 0  # staged files the COPY loaded
 
 
 @dataclass(frozen=True)
@@ -116,12 +143,23 @@ class _Job:
     cancel: threading.Event
 
     @property
+    def folder(self) -> StagePath:
+        return source_folder(self.plan, self.source)
+
+    @property
     def target(self) -> StagePath:
-        return StagePath(self.plan.stage, self.source.key)
+        """This attempt's own folder: no other attempt's parts are ever in it."""
+        return self.folder.child(self.plan.attempt)
 
     def check(self) -> None:
         if self.cancel.is_set():
             raise Cancelled
+
+
+def end_quietly(model: ProgressModel, index: int, state: FileState, rows: int = 0, error: str | None = None) -> None:
+    """End a file unless it has ended: the load may have given up on it while it waited on the server."""
+    with contextlib.suppress(IllegalTransition):
+        model.finish(index, state, rows=rows, error=error)
 
 
 def load_file(
@@ -141,8 +179,10 @@ def load_file(
     folder = plan.workdir / f"{index:06d}"
     in_flight: list[Future[None]] = []
     if cancel.is_set():
-        model.finish(index, FileState.CANCELLED, error=NOT_STARTED)
+        end_quietly(model, index, FileState.CANCELLED, error=NOT_STARTED)
         return None
+    staged: _Staged | None = None
+    outcome: CopyOutcome | None = None
     try:
         if isinstance(source, SourceFile) and _is_plain_csv(source) and csv_is_header_only(source.path):
             _finish_empty(job)
@@ -157,15 +197,17 @@ def load_file(
         if plan.defer_copy:
             return PendingCopy(index, source, job.target, staged)
         outcome = _copy(job, staged)
-        model.finish(index, outcome.state, rows=outcome.rows, error=outcome.error)
+        end_quietly(model, index, outcome.state, rows=outcome.rows, error=outcome.error)
     except Cancelled:
         _settle(in_flight)
-        model.finish(index, FileState.CANCELLED, error="cancelled before it finished")
+        end_quietly(model, index, FileState.CANCELLED, error="cancelled before it finished")
     except Exception as exc:
         _settle(in_flight)
-        model.finish(index, FileState.FAILED, error=describe(exc))
+        end_quietly(model, index, FileState.FAILED, error=describe(exc))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        if staged is not None and not plan.defer_copy:
+            tidy_stage(source, outcome is not None and outcome.state is FileState.LOADED, sessions, plan)
     return None
 
 
@@ -190,6 +232,118 @@ class PendingCopy:
         return sql.copy_into(plan.table, self.target, self.source.format, self.staged.compression, force=plan.force)
 
 
+def source_folder(plan: LoadPlan, source: Source) -> StagePath:
+    """The source's folder on the stage, the same in every load: each attempt stages inside it,
+    and a load that succeeds removes the whole folder, so an unfinished earlier attempt's parts
+    go with it."""
+    return StagePath(plan.stage, stage_key(source))
+
+
+def stage_key(source: Source) -> str:
+    """A file's folder is named by its path, so every version and attempt of it shares one."""
+    if isinstance(source, SourceFile):
+        return hashlib.blake2b(str(source.path).encode(), digest_size=10).hexdigest()
+    return source.key
+
+
+def commit_copies(cursor: Any, items: list[PendingCopy], plan: LoadPlan, cancel: threading.Event) -> list[CopyOutcome]:
+    """Inside an open transaction: COPY the sources and record them in the ledger.
+
+    Raises `Rejected` when a COPY fails, or loads fewer files than were staged, and the caller's
+    transaction rolls back: a source is in the ledger exactly when its rows are in the table.
+    `LockBusy`: another load holds a source's lock slot; roll back and try again.
+
+    One source takes its slot after its COPY, so the lock is held for a moment, and if another
+    load recorded the source meanwhile, this COPY rolls back. Several sources (all or nothing)
+    take their slots first and skip what is recorded, so one source loaded elsewhere does not
+    roll the others back.
+    """
+    keys = [item.source.key for item in items]
+    elsewhere: set[str] = set()
+    if len(items) > 1:
+        plan.ledger.claim(cursor, keys, plan.attempt)
+        elsewhere = set() if plan.force else plan.ledger.loaded(cursor, keys)
+    outcomes = []
+    for item in items:
+        if cancel.is_set():
+            raise Cancelled
+        if item.source.key in elsewhere:
+            outcomes.append(CopyOutcome(FileState.SKIPPED, error=ALREADY_LOADED_ELSEWHERE))
+            continue
+        outcome = run_copy(cursor, item.statement(plan), item.source)
+        if outcome.state is FileState.LOADED and outcome.files != item.staged.parts:
+            outcome = CopyOutcome(
+                FileState.FAILED,
+                error=f"only {outcome.files} of its {item.staged.parts} staged parts were there to load: load it again",
+            )
+        if outcome.state is FileState.FAILED:
+            # A load that finished this source first removes what other attempts staged of it.
+            if not plan.force and _recorded(cursor, plan, item.source.key):
+                outcome = CopyOutcome(FileState.SKIPPED, error=ALREADY_LOADED_ELSEWHERE)
+            raise Rejected(outcome, item)
+        outcomes.append(outcome)
+    if len(items) == 1:
+        plan.ledger.claim(cursor, keys, plan.attempt)
+    for item, outcome in zip(items, outcomes, strict=True):
+        if item.source.key in elsewhere:
+            continue
+        if not plan.ledger.record(cursor, item.source.key, plan.attempt, outcome.rows) and not plan.force:
+            raise Rejected(CopyOutcome(FileState.SKIPPED, error=ALREADY_LOADED_ELSEWHERE), item)
+    if cancel.is_set():  # the last moment nothing is committed yet
+        raise Cancelled
+    return outcomes
+
+
+def _recorded(cursor: Any, plan: LoadPlan, key: str) -> bool:
+    """Whether the ledger has the source, when a failed statement has not spoilt the transaction."""
+    try:
+        return key in plan.ledger.loaded(cursor, [key])
+    except Exception:
+        return False
+
+
+def in_turn(cancel: threading.Event, step: Callable[[], T]) -> T:
+    """Run `step` again while another load holds one of its sources, until it is its turn."""
+    delay = 0.02
+    while True:
+        try:
+            return step()
+        except LockBusy:
+            if cancel.wait(delay):
+                raise Cancelled from None
+            delay = min(delay * 2, _LOCK_WAIT_MAX)
+
+
+def tidy_stage(source: Source, loaded: bool, sessions: SessionPool, plan: LoadPlan) -> None:
+    """After a source's COPY: PURGE took what it loaded; remove what an earlier unfinished
+    attempt left of it, or this attempt's parts if they were not loaded."""
+    folder = source_folder(plan, source)
+    if not loaded:
+        clean_stage(folder.child(plan.attempt), sessions, plan)
+    elif folder.key in plan.leftovers:
+        clean_stage(folder, sessions, plan)
+
+
+def leftover_folders(cursor: Any, stage: QualifiedName, keys: set[str]) -> frozenset[str]:
+    """Which of these source folders hold files on the stage: what unfinished attempts left."""
+    cursor.execute(sql.list_stage(stage))
+    found = set()
+    for name, *_ in cursor.fetchall():
+        found.update(part for part in str(name).split("/")[1:2] if part in keys)
+    return frozenset(found)
+
+
+def clean_stage(folder: StagePath, sessions: SessionPool, plan: LoadPlan) -> None:
+    """Remove staged files we no longer need; a failure here costs only stage space."""
+    if plan.outage.reason is not None:
+        return
+    try:
+        with sessions.cursor() as cursor:
+            cursor.execute(sql.remove(folder))
+    except Exception as exc:
+        logger.debug("could not remove %s from the stage: %s", folder.key, describe(exc))
+
+
 def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Staged | None:
     """Write and upload every part, one upload in flight while the next part is written."""
     staged = None
@@ -204,8 +358,21 @@ def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Stage
     job.model.complete(job.index, Phase.COMPRESS)
     while in_flight:
         in_flight.pop().result()
+    _check_unchanged(job.source)  # after the uploads: a linked file is read by its PUT
     job.model.complete(job.index, Phase.UPLOAD)
     return staged
+
+
+def _check_unchanged(source: Source) -> None:
+    """The file must still be the version the load began with, or what was staged may be torn."""
+    if not isinstance(source, SourceFile):
+        return
+    try:
+        now = source.path.stat()
+    except OSError:
+        raise SourceChanged from None
+    if (now.st_size, now.st_mtime_ns) != (source.size, source.mtime_ns):
+        raise SourceChanged
 
 
 def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
@@ -224,6 +391,13 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         yield Part(local, 1, source.size, source.size), source.compression
         return
     level = plan.compression_level
+    read = 0
+
+    def on_chunk(n: int) -> None:
+        nonlocal read
+        read += n
+        model.advance(job.index, Phase.COMPRESS, n)
+
     with open(source.path, "rb") as stream:
         for part in split_csv(
             stream,
@@ -231,11 +405,13 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             source.stem,
             part_size=plan.part_size,
             level=level,
-            on_chunk=lambda n: model.advance(job.index, Phase.COMPRESS, n),
+            on_chunk=on_chunk,
             cancelled=job.cancel.is_set,
             size=source.size,
         ):
             yield part, Compression.GZIP if level is not None else Compression.NONE
+    if read != source.size:  # appended or truncated while it was read
+        raise SourceChanged
 
 
 def _retrying(job: _Job, step: Callable[[], T]) -> T:
@@ -280,19 +456,15 @@ def _upload(job: _Job, part: Part, compression: Compression) -> None:
 
 def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
     job.model.begin(job.index, Phase.COPY)
-    statement = PendingCopy(job.index, job.source, job.target, staged).statement(job.plan)
+    item = PendingCopy(job.index, job.source, job.target, staged)
 
     def copy() -> CopyOutcome:
-        # One file is one COPY, atomic by itself; several parts need the transaction.
-        scope = job.sessions.transaction() if staged.parts > 1 else job.sessions.cursor()
-        with scope as cursor:
-            outcome = run_copy(cursor, statement, job.source)
-            if outcome.state is FileState.FAILED:
-                raise Rejected(outcome)  # leaving the transaction this way rolls it back
+        with job.sessions.transaction() as cursor:
+            (outcome,) = commit_copies(cursor, [item], job.plan, job.cancel)
             return outcome
 
     try:
-        outcome = _retrying(job, copy)
+        outcome = _retrying(job, lambda: in_turn(job.cancel, copy))
     except Rejected as rejected:
         outcome = rejected.outcome
     if outcome.state is FileState.LOADED:
@@ -345,7 +517,8 @@ def read_copy_result(rows: list[dict[str, Any]]) -> CopyOutcome:
             return CopyOutcome(FileState.FAILED, error=f"{row.get('first_error') or status}{where}")
     if all(status == "LOAD_SKIPPED" for status in statuses):
         return CopyOutcome(FileState.SKIPPED, error=None)
-    return CopyOutcome(FileState.LOADED, rows=sum(int(r.get("rows_loaded") or 0) for r in files))
+    rows = sum(int(r.get("rows_loaded") or 0) for r in files)
+    return CopyOutcome(FileState.LOADED, rows=rows, files=statuses.count("LOADED"))
 
 
 def _is_plain_csv(source: SourceFile) -> bool:

@@ -10,64 +10,93 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import sql
-from .local import session_factory
+from .errors import ConnectionInUse
+from .local import give_up, session_factory
+
+_in_use: set[int] = set()
+_in_use_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def exclusive_use(conn: Any) -> Iterator[None]:
+    """Hold `conn` for one load; a second load on it fails at once, saying what to do instead.
+
+    Two loads on one connection would interleave their statements and transactions; on the
+    embedded server they fail at random with "connection is busy".
+    """
+    with _in_use_lock:
+        if id(conn) in _in_use:
+            raise ConnectionInUse(
+                "this connection is in use by another load: give each load at once its own connection "
+                "(connect_local() again, or snowflake.connector.connect(...)), or pass connect= to open "
+                "sessions per load"
+            )
+        _in_use.add(id(conn))
+    try:
+        yield
+    finally:
+        with _in_use_lock:
+            _in_use.discard(id(conn))
 
 
 class SessionPool:
     """Lends a cursor to a worker for the span of one step.
 
-    Sessions of our own are opened one after another on one thread (never from many threads at
-    once), in the background, so the first files compress while the later sessions log in; a
-    worker that needs a session before one is free waits for it.
+    With a factory (the embedded server, or `connect=`), each worker gets a session of its own,
+    opened the first time it needs one, by that worker, so sessions log in in parallel and no
+    more are opened than there are workers with work. Without one, every worker shares `conn`
+    (Snowflake's connections take a cursor per thread) and transactions take turns on it.
     """
 
     def __init__(self, conn: Any, workers: int, factory: Callable[[], Any] | None = None) -> None:
         self._factory = factory or session_factory(conn)
         self._owned: list[Any] = []
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._opener: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._serial = threading.Lock()  # one transaction at a time on a shared session
+        self._can_open = workers
+        self._active: dict[int, tuple[Any, float]] = {}  # cursors running a step, since when
+        self._committing = 0  # COMMITs sent and not yet answered
         if self._factory is None:
             for _ in range(workers):
                 self._idle.put(conn)
-        else:
-            self._opener = threading.Thread(
-                target=self._open, args=(self._factory, workers), name="snowload-sessions", daemon=True
-            )
-            self._opener.start()
-
-    def _open(self, factory: Callable[[], Any], count: int) -> None:
-        for _ in range(count):
-            try:
-                session = factory()
-            except Exception as exc:
-                if not self._owned:  # nothing to work with: every step fails with the reason
-                    self._idle.put(_NoSession(exc))
-                return
-            self._owned.append(session)
-            self._idle.put(session)
 
     @property
     def exclusive(self) -> bool:
         """Whether each worker has a session of its own, so a transaction is its alone."""
         return self._factory is not None
 
-    @contextlib.contextmanager
-    def transaction(self, always: bool = False) -> Iterator[Any]:
-        """A cursor in a transaction, committed if the block succeeds, rolled back if it raises.
+    def _take(self) -> Any:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            may_open = self._factory is not None and self._can_open > 0
+            if may_open:
+                self._can_open -= 1
+        if not may_open:
+            return self._idle.get()
+        assert self._factory is not None
+        try:
+            session = self._factory()
+        except BaseException:
+            with self._lock:
+                self._can_open += 1  # the next step that needs one tries again
+            raise
+        with self._lock:
+            self._owned.append(session)
+        return session
 
-        Only where sessions are exclusive, unless `always`: on a shared session BEGIN would take
-        in the other workers' statements. (On Snowflake one COPY is atomic anyway; the embedded
-        server needs the transaction to load a file's parts all or nothing.) `always` is for
-        when no other worker runs any more.
-        """
-        with self.cursor() as cursor:
-            if not (self.exclusive or always):
-                yield cursor
-                return
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor in a transaction, committed if the block succeeds, rolled back if it raises."""
+        with self._serial if not self.exclusive else contextlib.nullcontext(), self.cursor() as cursor:
             cursor.execute(sql.BEGIN)
             try:
                 yield cursor
@@ -75,34 +104,57 @@ class SessionPool:
                 with contextlib.suppress(Exception):
                     cursor.execute(sql.ROLLBACK)
                 raise
-            cursor.execute(sql.COMMIT)
+            with self._lock:
+                self._committing += 1
+            try:
+                cursor.execute(sql.COMMIT)
+            finally:
+                with self._lock:
+                    self._committing -= 1
+
+    @property
+    def committing(self) -> bool:
+        """Whether a COMMIT is on its way: until it answers, nobody knows whether it took effect."""
+        return self._committing > 0
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[Any]:
-        session = self._idle.get()
-        if isinstance(session, _NoSession):
-            self._idle.put(session)
-            raise session.error
+        session = self._take()
         try:
             cursor = session.cursor()
+            with self._lock:
+                self._active[id(cursor)] = (cursor, time.monotonic())
             try:
                 yield cursor
             finally:
+                with self._lock:
+                    self._active.pop(id(cursor), None)
                 cursor.close()
         finally:
             self._idle.put(session)
 
+    def busy_for(self) -> float:
+        """How long the longest-running step has waited on the server, in seconds."""
+        with self._lock:
+            oldest = min((since for _, since in self._active.values()), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
+
+    def abandon(self) -> None:
+        """Close the cursors of steps still waiting on the server: the load no longer waits for
+        them, and a closed cursor's query-cancel timer sends nothing (against a dead server it
+        would print the connector's traceback)."""
+        with self._lock:
+            active = [cursor for cursor, _ in self._active.values()]
+            owned = list(self._owned)
+        for session in owned:
+            give_up(session)
+        for cursor in active:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
     def close(self) -> None:
-        if self._opener is not None:
-            self._opener.join()
-        for session in self._owned:
+        with self._lock:
+            owned, self._owned = self._owned, []
+        for session in owned:
             with contextlib.suppress(Exception):
                 session.close()
-        self._owned.clear()
-
-
-class _NoSession:
-    """Stands in the queue when no session could be opened, carrying why."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 STAGE_NAME = "SNOWLOAD_STAGE"
+# Beside the stage: which sources each table has loaded (written in the COPY's own transaction),
+# and the rows a COPY's transaction updates first, so two loads of one source take turns.
+LEDGER_NAME = "SNOWLOAD_LOADS"
+LOCKS_NAME = "SNOWLOAD_LOCKS"
+LOCK_SLOTS = 1024
 BEGIN = "BEGIN"
 COMMIT = "COMMIT"
 ROLLBACK = "ROLLBACK"
@@ -20,6 +25,8 @@ _UNQUOTED = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _PART = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
 # What may appear in a stage sub-path or in a local path inside PUT's quotes.
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_.\-/]+")
+_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+_STAGE_KEY = re.compile(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*")
 
 
 def quote_identifier(name: str) -> str:
@@ -98,14 +105,17 @@ class Compression(enum.Enum):
 
 @dataclass(frozen=True)
 class StagePath:
-    """A folder of our own on the stage: `@stage/<key>/`, holding one source file's parts."""
+    """A folder of our own on the stage, `@stage/<key>/`: one source's, or one attempt's inside it."""
 
     stage: QualifiedName
     key: str
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_\-]+", self.key):
+        if not _STAGE_KEY.fullmatch(self.key):
             raise ValueError(f"unsafe stage key {self.key!r}")
+
+    def child(self, name: str) -> StagePath:
+        return StagePath(self.stage, f"{self.key}/{name}")
 
     @property
     def sql(self) -> str:
@@ -165,5 +175,72 @@ def copy_into(
     else:
         fmt = "TYPE = PARQUET"
         options = " MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE"
+    # PURGE removes the files it loaded, even when the transaction then rolls back (the embedded
+    # server deletes them at once): a rolled-back attempt is staged again, never copied again.
     force_option = " FORCE = TRUE" if force else ""
     return f"COPY INTO {table.sql} FROM {source.sql} FILE_FORMAT = ({fmt}){options} PURGE = TRUE{force_option}"
+
+
+def list_stage(stage: QualifiedName) -> str:
+    return f"LIST @{stage.sql}"
+
+
+def remove(folder: StagePath) -> str:
+    """Delete every staged file under `folder`."""
+    return f"REMOVE {folder.sql}"
+
+
+def _literal_key(key: str) -> str:
+    """A key we generated (hex digits), as a string literal; anything else is a bug, not data."""
+    if not _KEY.fullmatch(key):
+        raise ValueError(f"unsafe key {key!r}")
+    return f"'{key}'"
+
+
+def create_ledger(ledger: QualifiedName) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {ledger.sql} "
+        '("TABLE_KEY" VARCHAR, "SOURCE_KEY" VARCHAR, "ATTEMPT" VARCHAR, "ROWS_LOADED" NUMBER(38,0), '
+        '"LOADED_AT" TIMESTAMP_NTZ)'
+    )
+
+
+def create_locks(locks: QualifiedName) -> str:
+    return f'CREATE TABLE IF NOT EXISTS {locks.sql} ("SLOT" NUMBER(38,0), "HOLDER" VARCHAR)'
+
+
+def count_lock_slots(locks: QualifiedName) -> str:
+    return f"SELECT COUNT(*) FROM {locks.sql}"
+
+
+def fill_lock_slots(locks: QualifiedName) -> str:
+    """One row per slot. Two loads filling at once leave each slot twice, which locks the same."""
+    values = ", ".join(f"({slot})" for slot in range(LOCK_SLOTS))
+    return f'INSERT INTO {locks.sql} ("SLOT") VALUES {values}'
+
+
+def claim_slot(locks: QualifiedName, slot: int, attempt: str) -> str:
+    """Taken first in a COPY's transaction: a second transaction on the slot waits (Snowflake) or
+    fails at once (the embedded server) until the first ends."""
+    if not 0 <= slot < LOCK_SLOTS:
+        raise ValueError(f"no lock slot {slot}")
+    return f'UPDATE {locks.sql} SET "HOLDER" = {_literal_key(attempt)} WHERE "SLOT" = {slot}'
+
+
+def loaded_sources(ledger: QualifiedName, table_key: str, source_keys: list[str]) -> str:
+    """Which of `source_keys` the table has loaded, by the ledger."""
+    keys = ", ".join(_literal_key(k) for k in source_keys) or "NULL"
+    return (
+        f'SELECT DISTINCT "SOURCE_KEY" FROM {ledger.sql} '
+        f'WHERE "TABLE_KEY" = {_literal_key(table_key)} AND "SOURCE_KEY" IN ({keys})'
+    )
+
+
+def record_load(ledger: QualifiedName, table_key: str, source_key: str, attempt: str, rows: int) -> str:
+    """Inserts one row, or none when the source is recorded already (by a load that went first)."""
+    table, source = _literal_key(table_key), _literal_key(source_key)
+    return (
+        f'INSERT INTO {ledger.sql} ("TABLE_KEY", "SOURCE_KEY", "ATTEMPT", "ROWS_LOADED", "LOADED_AT") '
+        f"SELECT {table}, {source}, {_literal_key(attempt)}, {int(rows)}, CURRENT_TIMESTAMP() "
+        f'WHERE NOT EXISTS (SELECT 1 FROM {ledger.sql} WHERE "TABLE_KEY" = {table} AND "SOURCE_KEY" = {source})'
+    )

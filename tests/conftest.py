@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import snowload_nb as sl
+import snowload_nb.local as local
 from snowload_nb import sql
 from snowload_nb.demo import DEMO_COLUMNS, GeneratedFile, generate_files
 
@@ -93,14 +94,14 @@ class Interceptor:
 
 
 def connect_with(kwargs):
-    import snowflake.connector
-
-    return snowflake.connector.connect(**kwargs)
+    """A session to an embedded server of the test's own, made as connect_local() makes them."""
+    return local.embedded_session(kwargs)
 
 
 class _Session:
     def __init__(self, conn, interceptor):
         self.conn = conn
+        self.__wrapped__ = conn  # so the loader can make it give up, as it does a session of its own
         self.interceptor = interceptor
 
     def cursor(self):

@@ -1,0 +1,98 @@
+"""Which sources a table has loaded: the record that makes a load exactly-once.
+
+Snowflake's own load metadata is keyed by the staged file's name and checksum, so it cannot tell
+that a file staged under a new attempt's name, or compressed differently, is the same source. The
+ledger (a table beside the stage) is keyed by the source instead, and written in the same
+transaction as the COPY, so a source is recorded if and only if its rows are in the table.
+
+Two loads of one source take turns: the COPY's transaction first updates the source's lock slot.
+On Snowflake the second transaction waits for the first's lock; on the embedded server it fails
+at once (`LockBusy`) and is tried again. Either way, the one that goes second finds the first's
+record when it writes its own, and rolls its COPY back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from snowflake.connector.errors import ProgrammingError
+
+from . import sql
+from .sql import QualifiedName
+
+_CHECK_BATCH = 500  # keys per pre-check statement
+_PREPARE_TRIES = 8
+_LOCK_ERRNOS = frozenset({625})  # Snowflake: a lock wait timed out; the embedded server: a conflict
+
+
+class LockBusy(Exception):
+    """Another transaction holds a lock slot this COPY needs; try again once it ends."""
+
+
+@dataclass(frozen=True)
+class Ledger:
+    table: QualifiedName
+
+    @property
+    def name(self) -> QualifiedName:
+        return self.table.sibling(sql.LEDGER_NAME)
+
+    @property
+    def locks(self) -> QualifiedName:
+        return self.table.sibling(sql.LOCKS_NAME)
+
+    @property
+    def table_key(self) -> str:
+        """The table in the ledger: a hash of its exact name, so no user text goes into SQL."""
+        return hashlib.blake2b(self.table.sql.encode(), digest_size=10).hexdigest()
+
+    def prepare(self, cursor: Any) -> None:
+        """Create the ledger and the lock slots if missing. Two loads doing it at once may
+        conflict on the embedded server; the one that loses finds them made when it tries again."""
+        for attempt in range(_PREPARE_TRIES):
+            try:
+                cursor.execute(sql.create_ledger(self.name))
+                cursor.execute(sql.create_locks(self.locks))
+                (slots,) = cursor.execute(sql.count_lock_slots(self.locks)).fetchone()
+                if not slots:
+                    cursor.execute(sql.fill_lock_slots(self.locks))
+                return
+            except ProgrammingError as exc:
+                if exc.errno not in _LOCK_ERRNOS or attempt == _PREPARE_TRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))  # a backoff between tries, not a synchronisation
+
+    def loaded(self, cursor: Any, source_keys: Iterable[str]) -> set[str]:
+        """The keys among `source_keys` that the table has loaded (committed loads only)."""
+        keys = sorted(set(source_keys))
+        found: set[str] = set()
+        for start in range(0, len(keys), _CHECK_BATCH):
+            cursor.execute(sql.loaded_sources(self.name, self.table_key, keys[start : start + _CHECK_BATCH]))
+            found.update(str(row[0]) for row in cursor.fetchall())
+        return found
+
+    def claim(self, cursor: Any, source_keys: Iterable[str], attempt: str) -> None:
+        """First in a transaction: lock the sources' slots until it ends.
+
+        Slots are taken in order, so two transactions needing several never wait on each other.
+        """
+        for slot in sorted({_slot(k) for k in source_keys}):
+            try:
+                cursor.execute(sql.claim_slot(self.locks, slot, attempt))
+            except ProgrammingError as exc:
+                if exc.errno in _LOCK_ERRNOS:
+                    raise LockBusy(str(exc)) from None
+                raise
+
+    def record(self, cursor: Any, source_key: str, attempt: str, rows: int) -> bool:
+        """Record a load in the open transaction; False if another load recorded the source first."""
+        cursor.execute(sql.record_load(self.name, self.table_key, source_key, attempt, rows))
+        return bool(cursor.rowcount)
+
+
+def _slot(source_key: str) -> int:
+    return int(hashlib.blake2b(source_key.encode(), digest_size=4).hexdigest(), 16) % sql.LOCK_SLOTS

@@ -1,0 +1,197 @@
+"""Exactly once, whatever happens: leftover parts, two loads of one file, files that change,
+a connection two loads share. Every case is checked by value in the table."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import warnings
+
+import pytest
+from conftest import Interceptor, expected_facts, table_facts
+
+import snowload_nb as sl
+from snowload_nb import sql
+from snowload_nb.demo import ROW_BYTES, write_csv
+from snowload_nb.model import Phase, ProgressModel
+
+
+def verb(statement):
+    return statement.split()[0].upper()
+
+
+def staged_files(conn) -> list[str]:
+    return [row[0] for row in conn.cursor().execute(f"LIST @{sql.QualifiedName.parse(sql.STAGE_NAME).sql}")]
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """About 24 MB: five parts of 5 MB, staged uncompressed."""
+    return write_csv(tmp_path_factory.mktemp("big") / "big.csv", 0, 1, 24_000_000 // ROW_BYTES)
+
+
+def test_parts_left_by_a_cancelled_load_are_never_loaded_again(conn, table, big):
+    puts = []
+    job = None
+
+    def cancel_after_two_parts(statement):
+        if verb(statement) == "PUT":
+            puts.append(statement)
+            if len(puts) == 3:
+                job.cancel()
+
+    loader = sl.Loader(
+        conn, table, progress="none", part_size_mb=5, compression="none", connect=Interceptor(cancel_after_two_parts)
+    )
+    job = loader.start([str(big.path)])
+    first = job.result()
+    assert first.cancelled and first.files[0].status == "cancelled"
+    assert table_facts(conn, table) == (0, 0, 0)
+
+    again = sl.Loader(conn, table, progress="none").load([str(big.path)])  # another part plan
+
+    assert again.ok and again.files[0].status == "loaded" and again.rows_loaded == big.rows
+    assert table_facts(conn, table) == expected_facts([big])
+    assert staged_files(conn) == []  # the loaded file's folder went, the cancelled attempt's with it
+
+
+def test_a_failed_copy_leaves_nothing_that_a_rerun_would_load_twice(conn, table, big):
+    def reject_the_copy(statement):
+        if verb(statement) == "COPY":
+            raise sl.LoadError("simulated: the disk filled up on the server")
+
+    failed = sl.Loader(
+        conn, table, progress="none", part_size_mb=5, compression="none", connect=Interceptor(reject_the_copy)
+    )
+    assert failed.load([str(big.path)]).files[0].status == "failed"
+
+    again = sl.Loader(conn, table, progress="none", part_size_mb=7).load([str(big.path)])
+
+    assert again.ok and table_facts(conn, table) == expected_facts([big])
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_two_loads_of_one_file_at_once_load_it_once_and_say_so(table, tmp_path, attempt):
+    source = write_csv(tmp_path / "same.csv", 0, 1, 200_000)
+    connections = [sl.connect_local(), sl.connect_local()]
+    start = threading.Barrier(2)
+    results = [None, None]
+
+    def load(k):
+        start.wait()
+        results[k] = sl.Loader(connections[k], table, progress="none").load([str(source.path)])
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    outcomes = sorted((r.files[0].status, r.files[0].rows_loaded) for r in results)
+    assert outcomes == [("loaded", source.rows), ("skipped", 0)], [
+        (r.files[0].status, r.files[0].error) for r in results
+    ]
+    assert all(r.ok for r in results)
+    assert table_facts(connections[0], table) == expected_facts([source])
+
+
+def rewrite_during_compression(monkeypatch, after_bytes, change):
+    """Run `change` once, from the worker, when the file has been read past `after_bytes`."""
+    advance = ProgressModel.advance
+    done = threading.Event()
+    seen = [0]
+
+    def advance_then_change(model, index, phase, nbytes):
+        advance(model, index, phase, nbytes)
+        if phase is Phase.COMPRESS and not done.is_set():
+            seen[0] += nbytes
+            if seen[0] >= after_bytes:
+                done.set()
+                change()
+
+    monkeypatch.setattr(ProgressModel, "advance", advance_then_change)
+    return done
+
+
+def same_size_rewrite(path):
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"alpha", b"ALPHA"))
+
+
+def truncate_mid_row(path):
+    os.truncate(path, path.stat().st_size * 2 // 3 + 7)
+
+
+def append_rows(path):
+    with open(path, "a") as out:
+        out.write("999999999,0,appended,1.5,2026-01-01 00:00:00,\n")
+
+
+@pytest.mark.parametrize("change", [same_size_rewrite, truncate_mid_row, append_rows])
+def test_a_file_that_changes_while_it_loads_fails_and_loads_nothing(conn, table, tmp_path, monkeypatch, change):
+    source = write_csv(tmp_path / "moving.csv", 0, 1, 24_000_000 // ROW_BYTES)
+    done = rewrite_during_compression(monkeypatch, 8_000_000, lambda: change(source.path))
+
+    result = sl.Loader(conn, table, progress="none", part_size_mb=5).load([str(source.path)])
+
+    assert done.is_set()
+    assert result.files[0].status == "failed"
+    assert "changed while loading: load it again" in result.files[0].error
+    assert table_facts(conn, table) == (0, 0, 0)
+
+    monkeypatch.undo()
+    again = sl.Loader(conn, table, progress="none").load([str(source.path)])
+    if change is truncate_mid_row:  # what is on disk now ends in half a row: refused, with its line
+        assert again.files[0].status == "failed"
+        assert re.search(r"line:? \d+", again.files[0].error, re.IGNORECASE), again.files[0].error
+        assert table_facts(conn, table) == (0, 0, 0)
+    else:
+        assert again.ok and again.files[0].status == "loaded"
+        rows, distinct, _ = table_facts(conn, table)
+        assert rows == distinct == again.rows_loaded  # the version now on disk, once
+
+
+def test_a_connection_carries_one_load_at_a_time(conn, table, tmp_path):
+    files = [write_csv(tmp_path / f"f{i}.csv", i, 1 + 1000 * i, 1000) for i in range(2)]
+    release = threading.Event()
+
+    def hold_the_first_put(statement):
+        if verb(statement) == "PUT":
+            release.wait()
+
+    first = sl.Loader(conn, table, progress="none", connect=Interceptor(hold_the_first_put)).start([str(files[0].path)])
+    try:
+        with pytest.raises(sl.ConnectionInUse, match="in use by another load") as refused:
+            sl.Loader(conn, table, progress="none").load([str(files[1].path)])
+        assert "its own connection" in str(refused.value) and "connect=" in str(refused.value)
+    finally:
+        release.set()
+    assert first.result().ok
+
+    second = sl.Loader(conn, table, progress="none").load([str(files[1].path)])  # its turn now
+    assert second.ok and table_facts(conn, table) == expected_facts(files)
+
+
+def test_workers_far_beyond_the_files_are_capped_and_open_no_idle_sessions(conn, table, tmp_path):
+    source = write_csv(tmp_path / "two.csv", 0, 1, 2)
+    opened = []
+
+    def count(statement):
+        pass
+
+    interceptor = Interceptor(count)
+
+    def factory():
+        opened.append(1)
+        return interceptor()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loader = sl.Loader(conn, table, workers=10**6, progress="none", connect=factory)
+    assert any("workers=1000000 is more than snowload_nb runs at once" in str(w.message) for w in caught)
+
+    result = loader.load([str(source.path)])
+
+    assert result.ok and table_facts(conn, table) == expected_facts([source])
+    assert len(opened) == 1  # one file: one session
