@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ from .job import LoadJob
 from .model import FileState, ProgressModel
 from .pipeline import NOT_STARTED, LoadPlan, PendingCopy, Source, load_file
 from .result import LoadResult
-from .schema import infer_columns
+from .schema import Refused, check_header, table_columns
 from .sessions import SessionPool
 from .sources import InputProblem, SourceFile, expand
 from .sql import FileFormat, QualifiedName
@@ -34,6 +35,8 @@ FORMATS = ("auto", "csv", "parquet")
 # Snowflake loads files of 100-250 MB compressed in parallel best; a part is cut once its
 # staged (compressed) size reaches this.
 DEFAULT_PART_SIZE_MB = 100
+# Smaller parts only multiply PUTs and COPY's files: 1e-7 MB once meant one part per row.
+MIN_PART_SIZE_MB = 5
 _WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt
 
 Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
@@ -72,12 +75,15 @@ class Loader:
             raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; got {compression!r}")
         if compression_level not in level_range():
             raise ValueError(f"compression_level must be in {level_range()}, not {compression_level!r}")
-        if isinstance(part_size_mb, bool) or not isinstance(part_size_mb, (int, float)) or not part_size_mb > 0:
-            raise ValueError(f"part_size_mb must be a positive number, not {part_size_mb!r}")
+        if not _finite(part_size_mb) or not part_size_mb >= MIN_PART_SIZE_MB:
+            raise ValueError(
+                f"part_size_mb must be a positive number of megabytes, at least {MIN_PART_SIZE_MB} "
+                f"and finite, not {part_size_mb!r}"
+            )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be an integer >= 0, not {retries!r}")
-        if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
-            raise ValueError(f"retry_delay must be a number of seconds >= 0, not {retry_delay!r}")
+        if not _finite(retry_delay) or retry_delay < 0:
+            raise ValueError(f"retry_delay must be a finite number of seconds >= 0, not {retry_delay!r}")
         if connect is not None and not callable(connect):
             raise ValueError("connect must be a zero-argument callable that opens a connection")
         self.conn = conn
@@ -136,18 +142,38 @@ class Loader:
         return result
 
     def _begin(self, paths: Paths, background: bool) -> _Run:
-        """Everything that must happen on the calling thread: inputs, target, and the view."""
+        """Everything that must happen on the calling thread: inputs, target, and the view.
+
+        A bad input fails alone, with its reason, at each step here: a path that names no file,
+        and with create_table a header that cannot name columns or a file whose types cannot be
+        inferred. The table's columns come from the first file that gives them.
+        """
         entries = expand(paths, None if self.format == "auto" else FileFormat(self.format))
         model = ProgressModel(str(self.table), self.workers)
         indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
-        sources: list[tuple[int, Source]] = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
-        if sources:
-            first = sources[0][1]
-            self._prepare_target(lambda: infer_columns(first))
+        refused = {i: e.reason for i, e in indexed if isinstance(e, InputProblem)}
+        files = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
+        if self.create_table:  # every file, so which files fail never depends on their order
+            for i, source in files:
+                try:
+                    check_header(source)
+                except Refused as exc:
+                    refused[i] = str(exc)
+        files = [(i, e) for i, e in files if i not in refused]
+        if files:
+            inference = _Inference(files, refused)
+            try:
+                self._prepare_target(inference.columns)
+            except _NoColumns:
+                pass  # every file was refused, each with its reason: there is nothing to create
+            except LoadError as exc:
+                if inference.used is None:
+                    raise
+                raise LoadError(f"{exc} (columns from {inference.used.given})") from None
+        sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
         run = self._start_run(model, sources, atomic=self.atomic, background=background)
-        for i, e in indexed:
-            if isinstance(e, InputProblem):
-                model.finish(i, FileState.FAILED, error=e.reason)
+        for i, reason in refused.items():
+            model.finish(i, FileState.FAILED, error=reason)
         return run
 
     def _start_run(
@@ -183,6 +209,34 @@ class Loader:
             _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
         finally:
             cursor.close()
+
+
+class _NoColumns(Exception):
+    """No file could give a new table its columns; each has its reason in `refused`."""
+
+
+class _Inference:
+    """The new table's columns, from the first file that gives them; asked only if it is missing.
+
+    A file whose types cannot be inferred (an unreadable sample, a type with no Snowflake
+    column) is refused with the reason, and the next file is tried.
+    """
+
+    def __init__(self, files: list[tuple[int, SourceFile]], refused: dict[int, str]) -> None:
+        self.files = files
+        self.refused = refused
+        self.used: SourceFile | None = None
+
+    def columns(self) -> list[tuple[str, str]]:
+        for i, source in self.files:
+            try:
+                columns = table_columns(source)
+            except Refused as exc:
+                self.refused[i] = str(exc)
+                continue
+            self.used = source
+            return columns
+        raise _NoColumns
 
 
 class _Run:
@@ -255,6 +309,13 @@ class _Run:
             return cancel.is_set()
         finally:
             refresher.stop()
+
+
+def _finite(value: object) -> bool:
+    """A real number, not a bool (True is 1 to Python, never a size), nan or infinity."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _execute(cursor: Any, statement: str, context: str) -> None:
