@@ -60,8 +60,12 @@ def check_header(source: SourceFile) -> None:
     if source.format is FileFormat.CSV:
         try:
             names = csv_header(source)
-        except (OSError, ValueError) as exc:  # pyarrow's errors are these; so is bad UTF-8
+        except (OSError, ValueError, csv.Error) as exc:  # pyarrow's errors are OSError or ValueError
             raise Refused(f"cannot read its header row: {describe(exc)}") from None
+        if any("\0" in name for name in names):
+            raise Refused("line 1: a NUL byte, so this is binary data, not CSV text")
+        if any("\n" in name or "\r" in name for name in names):
+            raise Refused("bad header row: a column name spans lines (a quote in the header never closed?)")
         problem = name_problem(names)
         if problem is None:
             return
@@ -100,11 +104,21 @@ def table_columns(source: SourceFile) -> list[tuple[str, str]]:
     """A new table's columns from this file, or Refused saying why this file cannot give them."""
     check_header(source)
     try:
-        return infer_columns(source)
+        columns = infer_columns(source)
     except UnsupportedType as exc:
         raise Refused(str(exc)) from None
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise Refused(f"cannot infer its column types: {describe(exc)}") from None
+    if source.format is FileFormat.CSV:
+        # pyarrow reads a CSV column holding bytes that are not UTF-8 as binary: such a file fails
+        # its own load (COPY reads CSV as UTF-8), and must not give every other file a BINARY column.
+        for name, kind in columns:
+            if kind == "BINARY":
+                raise Refused(
+                    f"cannot infer its column types: column {name!r} holds bytes that are not UTF-8; "
+                    "COPY reads CSV as UTF-8, so convert the file first"
+                )
+    return columns
 
 
 class UnsupportedType(ValueError):

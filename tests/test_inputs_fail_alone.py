@@ -195,3 +195,29 @@ def test_the_cli_prints_its_whole_json_document_when_inputs_are_bad(tmp_path, go
         ("good.csv", "loaded", None),
     ]
     assert document["rows_loaded"] == good.rows
+
+
+def test_a_file_that_is_not_utf8_text_never_gives_the_table_its_types(conn, new_table, tmp_path, good):
+    """pyarrow reads bytes that are not UTF-8 as binary: the table must not get a BINARY column."""
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(bytes(range(256)) * 40)
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("id,file_no,name,amount,at,note\n1,0,caf\xe9,1.5,2026-01-02 03:04:05,x\n".encode("latin-1"))
+    open_quote = tmp_path / "open_quote.csv"
+    open_quote.write_text('id,"file_no,name\n1,2\n')
+
+    result = load(conn, new_table, [garbage, latin1, open_quote, good.path], create_table=True)
+
+    assert outcomes(result) == {
+        "garbage.csv": ("failed", "line 1: a NUL byte, so this is binary data, not CSV text"),
+        "latin1.csv": (
+            "failed",
+            "cannot infer its column types: column 'NAME' holds bytes that are not UTF-8; "
+            "COPY reads CSV as UTF-8, so convert the file first",
+        ),
+        "open_quote.csv": ("failed", "bad header row: a column name spans lines (a quote in the header never closed?)"),
+        "good.csv": ("loaded", None),
+    }
+    types = dict(row[:2] for row in conn.cursor().execute(f'DESCRIBE TABLE "{new_table}"'))
+    assert types["NAME"].startswith("VARCHAR")
+    assert table_facts(conn, new_table) == expected_facts([good])
