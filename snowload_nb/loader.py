@@ -106,7 +106,11 @@ class Loader:
         return f"Loader(table={str(self.table)!r}, workers={self.workers}, progress={self.progress!r})"
 
     def load(self, paths: Paths) -> LoadResult:
-        """Load files, globs and folders; block until done. Interrupt cancels and returns what loaded."""
+        """Load files, globs and folders; block until done. Interrupt cancels and returns what loaded.
+
+        `paths` is a path, a str, or an iterable of them; anything else is a TypeError, raised
+        before anything is created or staged. A bad input fails alone in the result.
+        """
         result = self._begin(paths, background=False).execute()
         self.last_result = result
         return result
@@ -124,7 +128,9 @@ class Loader:
         The frame goes up as Parquet chunks (`chunk_rows` rows each; by default about 16 MB of
         memory each), shown as files in the views, and loads all or nothing. Its columns are
         matched to the table's by name; `create_table=True` creates the table from its schema,
-        names kept exactly.
+        names kept exactly. Labels that are not strings load as str(label), as pandas' to_sql
+        names them; tuple (MultiIndex) labels, and anything else that could only fail once the
+        table exists, raise FrameError first.
         """
         if chunk_rows is not None and (
             isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
