@@ -175,7 +175,7 @@ class Loader:
             except LoadError as exc:
                 if inference.used is None:
                     raise
-                raise LoadError(f"{exc} (columns from {inference.used.given})") from None
+                raise LoadError(f"{exc} (its columns were taken from {inference.used.given})") from None
         sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
         run = self._start_run(model, sources, atomic=self.atomic, background=background)
         for i, reason in refused.items():

@@ -221,3 +221,13 @@ def test_a_file_that_is_not_utf8_text_never_gives_the_table_its_types(conn, new_
     types = dict(row[:2] for row in conn.cursor().execute(f'DESCRIBE TABLE "{new_table}"'))
     assert types["NAME"].startswith("VARCHAR")
     assert table_facts(conn, new_table) == expected_facts([good])
+
+
+def test_a_table_that_cannot_be_created_names_the_file_its_columns_came_from(conn, tmp_path, good):
+    comma = tmp_path / "comma.csv"
+    comma.write_text("id,file_no,name,amount,at,note,\n")
+    with pytest.raises(sl.LoadError) as failed:
+        load(conn, "NO_SUCH_SCHEMA.T", [comma, good.path], create_table=True)
+    message = str(failed.value)
+    assert message.startswith("cannot create table NO_SUCH_SCHEMA.T: ")
+    assert message.endswith(f"(its columns were taken from {good.path})")
