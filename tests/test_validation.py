@@ -26,9 +26,16 @@ ACCEPTED = "takes a path, a str, or an iterable of them (files, globs and folder
 
 @pytest.fixture
 def schema(conn) -> str:
-    """A schema of this test's own, empty: whatever a load creates shows up in it."""
+    """A schema of this test's own, empty: whatever a load creates shows up in it.
+
+    CREATE SCHEMA makes the new schema the session's current one, as on Snowflake: the shared
+    connection goes back to its own, or later tests' unqualified tables would land here.
+    """
     name = f"V{next(_numbers)}_{os.getpid()}"
-    conn.cursor().execute(f'CREATE SCHEMA "{name}"')
+    cursor = conn.cursor()
+    (current,) = cursor.execute("SELECT CURRENT_SCHEMA()").fetchone()
+    cursor.execute(f'CREATE SCHEMA "{name}"')
+    cursor.execute(f'USE SCHEMA "{current}"')
     return name
 
 
