@@ -25,7 +25,7 @@ from .pipeline import NOT_STARTED, LoadPlan, PendingCopy, Source, load_file
 from .result import LoadResult
 from .schema import Refused, check_header, table_columns
 from .sessions import SessionPool
-from .sources import InputProblem, SourceFile, expand
+from .sources import InputProblem, SourceFile, check_inputs, expand
 from .sql import FileFormat, QualifiedName
 from .views import NullView, View, make_view
 from .views.refresher import Refresher
@@ -154,7 +154,8 @@ class Loader:
         and with create_table a header that cannot name columns or a file whose types cannot be
         inferred. The table's columns come from the first file that gives them.
         """
-        entries = expand(paths, None if self.format == "auto" else FileFormat(self.format))
+        given = check_inputs(paths, "start()" if background else "load()")
+        entries = expand(given, None if self.format == "auto" else FileFormat(self.format))
         model = ProgressModel(str(self.table), self.workers)
         indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
         refused = {i: e.reason for i, e in indexed if isinstance(e, InputProblem)}

@@ -108,7 +108,7 @@ def test_load_names_the_types_it_takes(conn, schema, private_tmp, paths, got, me
     loader = sl.Loader(conn, f'"{schema}".T', progress="none", create_table=True)
     with pytest.raises(TypeError) as refused:
         getattr(loader, method)(paths)
-    assert str(refused.value).startswith(f"load() {ACCEPTED}; {got}")
+    assert str(refused.value).startswith(f"{method}() {ACCEPTED}; {got}")
     if isinstance(paths, pd.DataFrame):
         assert str(refused.value).endswith("use load_dataframe() for frames")
     assert_untouched(conn, schema, private_tmp)
