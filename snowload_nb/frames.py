@@ -91,7 +91,7 @@ def _from_pandas(df: Any) -> Frame:
     fields = [pa.field(name, _arrow_type(df, k, name)) for k, name in zip(by_position, names, strict=True)]
     schema = _plain(pa.schema(fields))
     _check_types(schema)
-    _check_integers(schema, lambda k: df.iloc[:, k].max())
+    _check_integers(schema, lambda k: _pandas_max(df.iloc[:, k]))
     rows = len(df)
     sample = df.iloc[:SIZE_SAMPLE_ROWS]
     bytes_per_row = float(sample.memory_usage(index=False, deep=True).sum()) / len(sample) if rows else 0.0
@@ -181,6 +181,13 @@ def _check_types(schema: pa.Schema) -> None:
             snowflake_type(column, "the DataFrame")
         except UnsupportedType as exc:
             raise FrameError(str(exc)) from None
+
+
+def _pandas_max(values: Any) -> Any:
+    """A column's largest value; of a categorical, its largest category (max() needs an order)."""
+    if getattr(values.dtype, "name", None) == "category":
+        return values.cat.categories.max() if len(values.cat.categories) else None
+    return values.max()
 
 
 def _as_int(value: Any) -> int | None:

@@ -169,6 +169,10 @@ def test_mixed_labels_load_into_an_existing_table_by_their_strings(conn, schema)
             pa.table({"big": pa.array([None, 2**64 - 1], pa.uint64())}),
             "column 'big' holds 18446744073709551615",
         ),
+        (
+            pd.DataFrame({"kind": pd.Series(np.array([2**64 - 2, 1], dtype="uint64"), dtype="category")}),
+            "column 'kind' holds 18446744073709551614, above 9223372036854775807",
+        ),
         (pd.DataFrame({"huge": pd.Series([1, 2**64], dtype=object)}), "column 'huge': Python int too large"),
         (pd.DataFrame({"mixed": pd.Series(["a", 1], dtype=object)}), "column 'mixed': Expected bytes, got a 'int'"),
         (pa.table({"": [1]}), "column 1 of 1 has no name"),
