@@ -12,6 +12,7 @@ since there is no one obvious name for ("a", "x") and a guess would make columns
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import os
 import threading
@@ -92,6 +93,7 @@ def _from_pandas(df: Any) -> Frame:
     schema = _plain(pa.schema(fields))
     _check_types(schema)
     _check_integers(schema, lambda k: _pandas_max(df.iloc[:, k]))
+    _check_decimals(schema, lambda k: _largest_magnitude(df.iloc[:, k].to_numpy(), schema.field(k).type))
     rows = len(df)
     sample = df.iloc[:SIZE_SAMPLE_ROWS]
     bytes_per_row = float(sample.memory_usage(index=False, deep=True).sum()) / len(sample) if rows else 0.0
@@ -136,7 +138,7 @@ def _arrow_type(df: Any, position: int, name: str) -> pa.DataType:
         for start in range(0, len(objects), _CHECK_ROWS):
             pa.array(objects[start : start + _CHECK_ROWS], type=kind, from_pandas=True)
         return kind
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+    except (pa.ArrowException, TypeError, OverflowError) as exc:
         raise FrameError(f"the DataFrame cannot be converted to Arrow: column {name!r}: {exc}") from None
 
 
@@ -147,6 +149,7 @@ def _from_arrow(table: pa.Table) -> Frame:
     import pyarrow.compute as pc  # here, not above: only Arrow tables need it
 
     _check_integers(table.schema, lambda k: pc.max(table.column(k)).as_py())
+    _check_decimals(table.schema, lambda k: _magnitude(pc.min_max(table.column(k))))
     rows = table.num_rows
     return Frame(table.schema, rows, table.nbytes / rows if rows else 0.0, table.slice)
 
@@ -181,6 +184,37 @@ def _check_types(schema: pa.Schema) -> None:
             snowflake_type(column, "the DataFrame")
         except UnsupportedType as exc:
             raise FrameError(str(exc)) from None
+
+
+def _check_decimals(schema: pa.Schema, largest_magnitude: Callable[[int], Any]) -> None:
+    """Decimals wider than NUMBER(38): the table's column is NUMBER(38, scale), so a value with
+    more digits before the point than it holds fails once the table exists; found here."""
+    for k, f in enumerate(schema):
+        if pa.types.is_decimal(f.type) and f.type.precision > 38:
+            digits = 38 - min(f.type.scale, 37)
+            largest = largest_magnitude(k)
+            if largest is not None and largest >= decimal.Decimal(10) ** digits:
+                raise FrameError(
+                    f"the DataFrame's column {f.name!r} holds {largest}, more than the {digits} digits "
+                    f"before the point that NUMBER(38,{min(f.type.scale, 37)}) holds"
+                )
+
+
+def _largest_magnitude(values: Any, kind: pa.DataType) -> Any:
+    """The largest absolute value of a pandas column of decimals, converted a block at a time."""
+    import pyarrow.compute as pc
+
+    found = []
+    for start in range(0, len(values), _CHECK_ROWS):
+        block = pa.array(values[start : start + _CHECK_ROWS], type=kind, from_pandas=True)
+        found.append(_magnitude(pc.min_max(block)))
+    return max((m for m in found if m is not None), default=None)
+
+
+def _magnitude(min_max: Any) -> Any:
+    """max(|min|, |max|), None for no values; copy_abs, since abs() rounds to 28 digits."""
+    low, high = min_max["min"].as_py(), min_max["max"].as_py()
+    return None if low is None else max(low.copy_abs(), high.copy_abs())
 
 
 def _pandas_max(values: Any) -> Any:

@@ -6,6 +6,7 @@ holds no table and no stage (so nothing was staged) and that no temporary folder
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import math
 import os
@@ -176,6 +177,15 @@ def test_mixed_labels_load_into_an_existing_table_by_their_strings(conn, schema)
         (pd.DataFrame({"huge": pd.Series([1, 2**64], dtype=object)}), "column 'huge': Python int too large"),
         (pd.DataFrame({"mixed": pd.Series(["a", 1], dtype=object)}), "column 'mixed': Expected bytes, got a 'int'"),
         (pa.table({"": [1]}), "column 1 of 1 has no name"),
+        (pd.DataFrame({"z": np.array([1 + 2j, 3j])}), "the DataFrame cannot be converted to Arrow: column 'z'"),
+        (
+            pd.DataFrame({"d": [decimal.Decimal("-" + "9" * 45), decimal.Decimal(1), None]}),
+            f"column 'd' holds {'9' * 45}, more than the 38 digits before the point that NUMBER(38,0) holds",
+        ),
+        (
+            pa.table({"d": pa.array([decimal.Decimal("1" * 39 + ".1"), None], pa.decimal256(41, 1))}),
+            f"column 'd' holds {'1' * 39}.1, more than the 37 digits before the point that NUMBER(38,1) holds",
+        ),
     ],
 )
 def test_frames_that_would_fail_are_refused_before_the_table_exists(conn, schema, private_tmp, frame, message):
@@ -193,3 +203,13 @@ def test_unsigned_values_within_range_load_exactly(conn, schema):
 
     assert result.ok
     assert rows_of(conn, table) == [(0, 5), (2**63 - 1, None)]
+
+
+def test_wide_decimals_whose_values_fit_load_exactly(conn, schema):
+    table = f'"{schema}".T'
+    wide = pa.table({"k": [1, 2], "d": pa.array([decimal.Decimal("-12345.5"), None], pa.decimal256(40, 1))})
+
+    result = sl.Loader(conn, table, progress="none", create_table=True).load_dataframe(wide)
+
+    assert result.ok
+    assert rows_of(conn, table) == [(1, decimal.Decimal("-12345.5")), (2, None)]
