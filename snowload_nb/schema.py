@@ -28,7 +28,7 @@ class Refused(ValueError):
     """A file refused before anything is sent, with the reason to show beside its name."""
 
 
-def name_problem(names: list[str], column: str = "column") -> str | None:
+def name_problem(names: list[str]) -> str | None:
     """Why these names cannot be a table's columns, or None.
 
     Names that differ only in case count as the same: COPY matches Parquet columns case-
@@ -39,11 +39,11 @@ def name_problem(names: list[str], column: str = "column") -> str | None:
     empty = [n for n, name in enumerate(names, 1) if name == ""]
     if empty:
         if len(empty) == 1:
-            return f"{column} {empty[0]} of {len(names)} has no name"
-        return f"{column}s {', '.join(map(str, empty))} of {len(names)} have no name"
+            return f"column {empty[0]} of {len(names)} has no name"
+        return f"columns {', '.join(map(str, empty))} of {len(names)} have no name"
     for n, name in enumerate(names, 1):
         if "\x00" in name:
-            return f"{column} {n}'s name {name!r} holds a NUL character"
+            return f"column {n}'s name {name!r} holds a NUL character"
     spellings: dict[str, list[str]] = defaultdict(list)
     for name in names:
         spellings[normalise_identifier(name).lower()].append(name)
