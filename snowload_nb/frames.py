@@ -3,10 +3,16 @@
 A pandas frame is converted to Arrow one chunk at a time, against a schema taken from the whole
 frame, so memory holds the frame plus the chunks being written, never a second full copy. Column
 names are kept exactly; the Parquet files carry them, and COPY matches them to the table's.
+
+Everything that would fail later is refused here, before a table is created or a chunk staged:
+labels that are not names, values no chunk could carry. Labels that are not strings become
+str(label), as pandas' to_sql names them (0 -> "0"); tuples (MultiIndex columns) are refused,
+since there is no one obvious name for ("a", "x") and a guess would make columns nobody asked for.
 """
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import os
 import threading
@@ -18,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .schema import UnsupportedType, snowflake_type
+from .schema import UnsupportedType, name_problem, snowflake_type
 from .sql import Compression, FileFormat
 
 # A chunk of about this much Arrow memory: small enough that several are written, uploaded and
@@ -26,10 +32,13 @@ from .sql import Compression, FileFormat
 CHUNK_BYTES = 16_000_000
 SIZE_SAMPLE_ROWS = 10_000  # rows measured to size chunks: measuring all of a big frame takes seconds
 PARQUET_COMPRESSION = "snappy"
+_CHECK_ROWS = 100_000  # Python objects are test-converted this many rows at a time
+_INT64_MAX = 2**63 - 1
 
 
 class FrameError(ValueError):
-    """A frame that cannot be loaded as it is: no columns, duplicate names, an unsupported type."""
+    """A frame that cannot be loaded as it is: no columns, bad or duplicate names, an unsupported
+    type or value. Always raised before a table is created or anything staged."""
 
 
 @dataclass(frozen=True)
@@ -77,41 +86,70 @@ def prepare(data: Any) -> Frame:
 
 
 def _from_pandas(df: Any) -> Frame:
-    names = [str(c) for c in df.columns]
+    names = _pandas_names(df.columns)
     _check_names(names)
-    fields = [pa.field(name, _arrow_type(df, column)) for name, column in zip(names, df.columns, strict=True)]
+    by_position = list(range(len(names)))  # labels may repeat or be unhashable; positions never
+    fields = [pa.field(name, _arrow_type(df, k, name)) for k, name in zip(by_position, names, strict=True)]
     schema = _plain(pa.schema(fields))
     _check_types(schema)
+    _check_integers(schema, lambda k: _pandas_max(df.iloc[:, k]))
+    _check_decimals(schema, lambda k: _largest_magnitude(df.iloc[:, k].to_numpy(), schema.field(k).type))
     rows = len(df)
     sample = df.iloc[:SIZE_SAMPLE_ROWS]
     bytes_per_row = float(sample.memory_usage(index=False, deep=True).sum()) / len(sample) if rows else 0.0
+    renamed = list(df.columns) != names
 
     def slice_(start: int, stop: int) -> pa.Table:
         part = df.iloc[start:stop]
+        if renamed:  # this slice's own labels: the caller's frame keeps its own
+            part = part.copy(deep=False)
+            part.columns = names
         return pa.Table.from_pandas(part, schema=schema, preserve_index=False)
 
     return Frame(schema, rows, bytes_per_row, slice_)
 
 
-def _arrow_type(df: Any, column: Any) -> pa.DataType:
+def _pandas_names(labels: Any) -> list[str]:
+    """Column names as pandas' to_sql makes them, str(label); tuples (MultiIndex) refused."""
+    tuples = [label for label in labels if isinstance(label, tuple)]
+    if getattr(labels, "nlevels", 1) > 1 or tuples:
+        shown = ", ".join(map(repr, tuples[:3])) + (", …" if len(tuples) > 3 else "")
+        raise FrameError(
+            f"the DataFrame's column labels are tuples ({shown}), from MultiIndex columns: name each "
+            "column with a string first, e.g. df.columns = ['_'.join(map(str, c)) for c in df.columns]"
+        )
+    return [str(label) for label in labels]
+
+
+def _arrow_type(df: Any, position: int, name: str) -> pa.DataType:
     """A column's Arrow type: from its dtype, or for Python objects from every value.
 
-    Column by column, and without building the arrays: inferring the whole frame at once
-    converted it, costing time and memory the size of the frame.
+    Column by column, and without building the whole frame: inferring the frame at once
+    converted it, costing time and memory the size of the frame. Python objects are converted
+    here too, a block at a time and thrown away, since values of mixed types or integers too
+    large for 64 bits pass inference and would only fail once the table exists.
     """
-    values = df[column]
+    values = df.iloc[:, position]
     try:
-        if values.dtype == object:
-            return pa.infer_type(values.to_numpy(), from_pandas=True)
-        return pa.Schema.from_pandas(df[[column]].iloc[:0], preserve_index=False).field(0).type
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-        raise FrameError(f"the DataFrame cannot be converted to Arrow: column {str(column)!r}: {exc}") from None
+        if values.dtype != object:
+            return pa.Schema.from_pandas(df.iloc[:0, [position]], preserve_index=False).field(0).type
+        objects = values.to_numpy()
+        kind = pa.infer_type(objects, from_pandas=True)
+        for start in range(0, len(objects), _CHECK_ROWS):
+            pa.array(objects[start : start + _CHECK_ROWS], type=kind, from_pandas=True)
+        return kind
+    except (pa.ArrowException, TypeError, OverflowError) as exc:
+        raise FrameError(f"the DataFrame cannot be converted to Arrow: column {name!r}: {exc}") from None
 
 
 def _from_arrow(table: pa.Table) -> Frame:
     _check_names(table.column_names)
     table = table.cast(_plain(table.schema))
     _check_types(table.schema)
+    import pyarrow.compute as pc  # here, not above: only Arrow tables need it
+
+    _check_integers(table.schema, lambda k: pc.max(table.column(k)).as_py())
+    _check_decimals(table.schema, lambda k: _magnitude(pc.min_max(table.column(k))))
     rows = table.num_rows
     return Frame(table.schema, rows, table.nbytes / rows if rows else 0.0, table.slice)
 
@@ -122,6 +160,22 @@ def _check_names(names: list[str]) -> None:
     duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
         raise FrameError(f"the DataFrame has duplicate column names: {', '.join(map(repr, duplicates))}")
+    problem = name_problem(names)
+    if problem is not None:
+        raise FrameError(f"the DataFrame's column names cannot be loaded: {problem}")
+
+
+def _check_integers(schema: pa.Schema, column_max: Callable[[int], Any]) -> None:
+    """Unsigned 64-bit values above the signed range: the server casts them to a signed 64-bit
+    integer and fails once the table exists; found here by the column's maximum."""
+    for k, f in enumerate(schema):
+        if pa.types.is_uint64(f.type):
+            largest = _as_int(column_max(k))
+            if largest is not None and largest > _INT64_MAX:
+                raise FrameError(
+                    f"the DataFrame's column {f.name!r} holds {largest}, above {_INT64_MAX}, the largest "
+                    "integer a load carries: convert the column to strings (or floats) to load it"
+                )
 
 
 def _check_types(schema: pa.Schema) -> None:
@@ -130,6 +184,52 @@ def _check_types(schema: pa.Schema) -> None:
             snowflake_type(column, "the DataFrame")
         except UnsupportedType as exc:
             raise FrameError(str(exc)) from None
+
+
+def _check_decimals(schema: pa.Schema, largest_magnitude: Callable[[int], Any]) -> None:
+    """Decimals wider than NUMBER(38): the table's column is NUMBER(38, scale), so a value with
+    more digits before the point than it holds fails once the table exists; found here."""
+    for k, f in enumerate(schema):
+        if pa.types.is_decimal(f.type) and f.type.precision > 38:
+            digits = 38 - min(f.type.scale, 37)
+            largest = largest_magnitude(k)
+            if largest is not None and largest >= decimal.Decimal(10) ** digits:
+                raise FrameError(
+                    f"the DataFrame's column {f.name!r} holds {largest}, more than the {digits} digits "
+                    f"before the point that NUMBER(38,{min(f.type.scale, 37)}) holds"
+                )
+
+
+def _largest_magnitude(values: Any, kind: pa.DataType) -> Any:
+    """The largest absolute value of a pandas column of decimals, converted a block at a time."""
+    import pyarrow.compute as pc
+
+    found = []
+    for start in range(0, len(values), _CHECK_ROWS):
+        block = pa.array(values[start : start + _CHECK_ROWS], type=kind, from_pandas=True)
+        found.append(_magnitude(pc.min_max(block)))
+    return max((m for m in found if m is not None), default=None)
+
+
+def _magnitude(min_max: Any) -> Any:
+    """max(|min|, |max|), None for no values; copy_abs, since abs() rounds to 28 digits."""
+    low, high = min_max["min"].as_py(), min_max["max"].as_py()
+    return None if low is None else max(low.copy_abs(), high.copy_abs())
+
+
+def _pandas_max(values: Any) -> Any:
+    """A column's largest value; of a categorical, its largest category (max() needs an order)."""
+    if getattr(values.dtype, "name", None) == "category":
+        return values.cat.categories.max() if len(values.cat.categories) else None
+    return values.max()
+
+
+def _as_int(value: Any) -> int | None:
+    """An integer, or None for a column with no values (None, NaN, pandas' NA)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _plain(schema: pa.Schema) -> pa.Schema:

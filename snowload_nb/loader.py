@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 import shutil
@@ -35,9 +36,9 @@ from .pipeline import (
     stage_key,
 )
 from .result import LoadResult
-from .schema import infer_columns
+from .schema import Refused, check_header, table_columns
 from .sessions import SessionPool, exclusive_use
-from .sources import InputProblem, SourceFile, expand
+from .sources import InputProblem, SourceFile, check_inputs, expand
 from .sql import FileFormat, QualifiedName
 from .views import NullView, View, make_view
 from .views.refresher import Refresher
@@ -48,6 +49,8 @@ FORMATS = ("auto", "csv", "parquet")
 # Snowflake loads files of 100-250 MB compressed in parallel best; a part is cut once its
 # staged (compressed) size reaches this.
 DEFAULT_PART_SIZE_MB = 100
+# Smaller parts only multiply PUTs and COPY's files: 1e-7 MB once meant one part per row.
+MIN_PART_SIZE_MB = 5
 _WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt
 # s a cancelled load, or one whose server is gone, still waits for running files to stop.
 ABANDON_AFTER = 1.5
@@ -93,12 +96,15 @@ class Loader:
             raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; got {compression!r}")
         if compression_level not in level_range():
             raise ValueError(f"compression_level must be in {level_range()}, not {compression_level!r}")
-        if isinstance(part_size_mb, bool) or not isinstance(part_size_mb, (int, float)) or not part_size_mb > 0:
-            raise ValueError(f"part_size_mb must be a positive number, not {part_size_mb!r}")
+        if not _finite(part_size_mb) or not part_size_mb >= MIN_PART_SIZE_MB:
+            raise ValueError(
+                f"part_size_mb must be a positive number of megabytes, at least {MIN_PART_SIZE_MB} "
+                f"and finite, not {part_size_mb!r}"
+            )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be an integer >= 0, not {retries!r}")
-        if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
-            raise ValueError(f"retry_delay must be a number of seconds >= 0, not {retry_delay!r}")
+        if not _finite(retry_delay) or retry_delay < 0:
+            raise ValueError(f"retry_delay must be a finite number of seconds >= 0, not {retry_delay!r}")
         if connect is not None and not callable(connect):
             raise ValueError("connect must be a zero-argument callable that opens a connection")
         self.conn = conn
@@ -121,7 +127,11 @@ class Loader:
         return f"Loader(table={str(self.table)!r}, workers={self.workers}, progress={self.progress!r})"
 
     def load(self, paths: Paths) -> LoadResult:
-        """Load files, globs and folders; block until done. Interrupt cancels and returns what loaded."""
+        """Load files, globs and folders; block until done. Interrupt cancels and returns what loaded.
+
+        `paths` is a path, a str, or an iterable of them; anything else is a TypeError, raised
+        before anything is created or staged. A bad input fails alone in the result.
+        """
         result = self._begin(paths, background=False).execute()
         self.last_result = result
         return result
@@ -139,7 +149,9 @@ class Loader:
         The frame goes up as Parquet chunks (`chunk_rows` rows each; by default about 16 MB of
         memory each), shown as files in the views, and loads all or nothing. Its columns are
         matched to the table's by name; `create_table=True` creates the table from its schema,
-        names kept exactly.
+        names kept exactly. Labels that are not strings load as str(label), as pandas' to_sql
+        names them; tuple (MultiIndex) labels, and anything else that could only fail once the
+        table exists, raise FrameError first.
         """
         if chunk_rows is not None and (
             isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
@@ -166,23 +178,45 @@ class Loader:
             yield hold
 
     def _begin(self, paths: Paths, background: bool) -> _Run:
-        """Everything that must happen on the calling thread: inputs, target, and the view."""
-        entries = expand(paths, None if self.format == "auto" else FileFormat(self.format))
+        """Everything that must happen on the calling thread: inputs, target, and the view.
+
+        A bad input fails alone, with its reason, at each step here: a path that names no file,
+        and with create_table a header that cannot name columns or a file whose types cannot be
+        inferred. The table's columns come from the first file that gives them. Files the
+        table has loaded (by its ledger) end at once as already loaded, before any work.
+        """
+        given = check_inputs(paths, "start()" if background else "load()")
+        entries = expand(given, None if self.format == "auto" else FileFormat(self.format))
         with self._holding_connection() as hold:
             model = ProgressModel(str(self.table), self.workers)
             indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
-            sources: list[tuple[int, Source]] = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
-            loaded: set[str] = set()
-            if sources:
-                first = sources[0][1]
-                self._prepare_target(lambda: infer_columns(first))
-                loaded = set() if self.force else self._already_loaded([s for _, s in sources])
+            refused = {i: e.reason for i, e in indexed if isinstance(e, InputProblem)}
+            files = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
+            if self.create_table:  # every file, so which files fail never depends on their order
+                for i, source in files:
+                    try:
+                        check_header(source)
+                    except Refused as exc:
+                        refused[i] = str(exc)
+            files = [(i, e) for i, e in files if i not in refused]
+            if files:
+                inference = _Inference(files, refused)
+                try:
+                    self._prepare_target(inference.columns)
+                except _NoColumns:
+                    pass  # every file was refused, each with its reason: there is nothing to create
+                except LoadError as exc:
+                    if inference.used is None:
+                        raise
+                    raise LoadError(f"{exc} (its columns were taken from {inference.used.given})") from None
+            sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
+            loaded = self._already_loaded([s for _, s in sources]) if sources and not self.force else set()
             to_load = [(i, s) for i, s in sources if s.key not in loaded]
             run = self._start_run(model, to_load, atomic=self.atomic, background=background, hold=hold.pop_all())
-        for i, e in indexed:
-            if isinstance(e, InputProblem):
-                model.finish(i, FileState.FAILED, error=e.reason)
-            elif e.key in loaded:  # nothing to send: the ledger says so before any work
+        for i, reason in refused.items():
+            model.finish(i, FileState.FAILED, error=reason)
+        for i, source in sources:
+            if source.key in loaded:  # nothing to send: the ledger says so before any work
                 model.finish(i, FileState.SKIPPED)
         return run
 
@@ -238,6 +272,34 @@ class Loader:
                 raise LoadError(f"cannot create {ledger.name}, the record of loaded files: {describe(exc)}") from None
         finally:
             cursor.close()
+
+
+class _NoColumns(Exception):
+    """No file could give a new table its columns; each has its reason in `refused`."""
+
+
+class _Inference:
+    """The new table's columns, from the first file that gives them; asked only if it is missing.
+
+    A file whose types cannot be inferred (an unreadable sample, a type with no Snowflake
+    column) is refused with the reason, and the next file is tried.
+    """
+
+    def __init__(self, files: list[tuple[int, SourceFile]], refused: dict[int, str]) -> None:
+        self.files = files
+        self.refused = refused
+        self.used: SourceFile | None = None
+
+    def columns(self) -> list[tuple[str, str]]:
+        for i, source in self.files:
+            try:
+                columns = table_columns(source)
+            except Refused as exc:
+                self.refused[i] = str(exc)
+                continue
+            self.used = source
+            return columns
+        raise _NoColumns
 
 
 class _Run:
@@ -387,6 +449,13 @@ class _Run:
             else:
                 why = f"the server stopped answering ({gone}) before it finished: load it again"
                 end_quietly(self.model, i, FileState.FAILED, error=why)
+
+
+def _finite(value: object) -> bool:
+    """A real number, not a bool (True is 1 to Python, never a size), nan or infinity."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _execute(cursor: Any, statement: str, context: str) -> None:

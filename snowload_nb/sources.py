@@ -6,6 +6,7 @@ files rather than raised, so one mistyped path never stops the others from loadi
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
@@ -27,6 +28,7 @@ _SUFFIXES = {
 KNOWN_SUFFIXES = ", ".join(_SUFFIXES)
 _STAGED_SUFFIXES = {(f, c): suffix for suffix, (f, c) in reversed(_SUFFIXES.items())}
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_FRAMES = ("pandas", "polars", "pyarrow")
 
 
 @dataclass(frozen=True)
@@ -74,29 +76,75 @@ class InputProblem:
     reason: str
 
 
-def expand(
-    inputs: Iterable[str | os.PathLike[str]], file_format: FileFormat | None = None
-) -> list[SourceFile | InputProblem]:
-    """Files to load, in the order given (globs and folders sorted), each once, and the misses.
+ACCEPTED_INPUTS = "a path, a str, or an iterable of them (files, globs and folders)"
 
-    `file_format` reads every file as that format whatever its name (a .txt that is CSV).
+
+def check_inputs(inputs: object, caller: str = "load()") -> list[str]:
+    """The inputs as strings, or a TypeError that names what is accepted.
+
+    Checked in full before anything else happens: a wrong type is a programming error, refused
+    before a table is created or a file staged, not a bad file among good ones.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    elif isinstance(inputs, (bytes, bytearray, memoryview)) or not isinstance(inputs, Iterable):
+        raise TypeError(f"{caller} takes {ACCEPTED_INPUTS}; got {_kind(inputs)}")
+    elif type(inputs).__name__ in ("DataFrame", "Table") and type(inputs).__module__.split(".")[0] in _FRAMES:
+        raise TypeError(f"{caller} takes {ACCEPTED_INPUTS}; got {_kind(inputs)}: use load_dataframe() for frames")
+    given: list[str] = []
+    for item in inputs:
+        text = os.fspath(item) if isinstance(item, (str, os.PathLike)) else None
+        if not isinstance(text, str):
+            raise TypeError(f"{caller} takes {ACCEPTED_INPUTS}; got {_kind(item)} among the paths")
+        given.append(text)
+    return given
+
+
+def _kind(value: object) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:59] + '…'}"
+
+
+def expand(
+    inputs: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], file_format: FileFormat | None = None
+) -> list[SourceFile | InputProblem]:
+    """Files to load, in the order given (globs and folders sorted), each once, and the misses.
+
+    `file_format` reads every file as that format whatever its name (a .txt that is CSV). An input
+    that cannot be looked at (a symlink loop, a folder it may not list) is a miss, never a raise:
+    one such path must not stop the others from loading.
+    """
     entries: list[SourceFile | InputProblem] = []
     seen: set[Path] = set()
-    for item in inputs:
-        given = os.fspath(item)
-        for candidate, problem in _candidates(given):
+    for given in check_inputs(inputs):
+        try:
+            candidates = _candidates(given)
+        except (OSError, ValueError) as exc:
+            entries.append(InputProblem(given, _unreadable(exc)))
+            continue
+        for candidate, problem in candidates:
             if problem is not None:
                 entries.append(InputProblem(candidate, problem))
                 continue
-            path = Path(candidate).expanduser().resolve()
+            try:
+                path = Path(candidate).expanduser().resolve()
+            except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop
+                entries.append(InputProblem(candidate, _unreadable(exc)))
+                continue
             if path in seen:
                 continue
             seen.add(path)
             entries.append(_describe(path, candidate, file_format))
     return entries
+
+
+def _unreadable(exc: BaseException) -> str:
+    """Why a path cannot even be looked at, in words rather than an exception's repr."""
+    if isinstance(exc, RuntimeError) or (isinstance(exc, OSError) and exc.errno == errno.ELOOP):
+        return "is a symbolic link loop: it points back at itself"
+    if isinstance(exc, OSError):
+        return f"cannot be read: {(exc.strerror or str(exc)).lower()}"
+    return f"is not a usable path: {exc}"
 
 
 def detect_format(path: Path) -> tuple[FileFormat, Compression] | None:
@@ -146,7 +194,7 @@ def _describe(path: Path, given: str, file_format: FileFormat | None) -> SourceF
     except FileNotFoundError:
         return InputProblem(given, "no such file")
     except OSError as exc:
-        return InputProblem(given, f"cannot be read: {exc.strerror or exc}")
+        return InputProblem(given, _unreadable(exc))
     if not path.is_file():
         return InputProblem(given, "is not a regular file")
     detected = detect_format(path)

@@ -92,7 +92,8 @@ def test_a_last_row_without_newline_is_kept(tmp_path):
 
 # part_size_mb counts staged bytes: these awkward rows gzip to about an eighth of their size.
 @pytest.mark.parametrize(("compression", "part_size_mb"), [("gzip", 0.05), ("none", 0.2)])
-def test_a_multi_part_file_loads_exactly_its_rows(conn, table, tmp_path, compression, part_size_mb):
+def test_a_multi_part_file_loads_exactly_its_rows(conn, table, tmp_path, compression, part_size_mb, monkeypatch):
+    monkeypatch.setattr(sl.loader, "MIN_PART_SIZE_MB", 0.01)  # parts of a small file, to keep the test quick
     rows = awkward_rows(30_000)
     path = tmp_path / "awkward.csv"
     path.write_bytes(csv_bytes(rows))
@@ -110,7 +111,8 @@ def test_a_multi_part_file_loads_exactly_its_rows(conn, table, tmp_path, compres
     assert got == [(int(r[0]), r[2] or None, r[5] or None) for r in rows]
 
 
-def test_a_bad_row_in_a_late_part_leaves_the_table_untouched(conn, table, tmp_path):
+def test_a_bad_row_in_a_late_part_leaves_the_table_untouched(conn, table, tmp_path, monkeypatch):
+    monkeypatch.setattr(sl.loader, "MIN_PART_SIZE_MB", 0.01)  # parts of a small file, to keep the test quick
     rows = awkward_rows(30_000)
     rows[-5][0] = "not-a-number"
     path = tmp_path / "late-bad.csv"
