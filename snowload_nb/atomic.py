@@ -10,7 +10,7 @@ import threading
 
 from .compress import Cancelled
 from .errors import describe
-from .model import FileState, Phase, ProgressModel
+from .model import FileState, Phase, ProgressModel, Wait
 from .pipeline import LoadPlan, PendingCopy, Rejected, run_copy
 from .sessions import SessionPool
 
@@ -43,6 +43,7 @@ def copy_all_or_nothing(
                 outcome = run_copy(cursor, item.statement(plan), item.source)
                 if outcome.state is FileState.FAILED:
                     raise Rejected(outcome)
+                model.wait(item.index, Wait.COMMIT)
                 outcomes.append((item, outcome))
     except Rejected as rejected:
         culprit = pending[len(outcomes)]

@@ -26,7 +26,7 @@ from .compress import Cancelled
 from .diagnose import needs_a_line, wrong_field_count
 from .errors import describe
 from .frames import FrameChunk
-from .model import FileState, Phase, ProgressModel
+from .model import FileState, Phase, ProgressModel, Wait
 from .parts import Part, split_csv
 from .sessions import SessionPool
 from .sources import SourceFile
@@ -155,6 +155,7 @@ def load_file(
             return None
         job.check()
         if plan.defer_copy:
+            model.wait(index, Wait.STAGED)
             return PendingCopy(index, source, job.target, staged)
         outcome = _copy(job, staged)
         model.finish(index, outcome.state, rows=outcome.rows, error=outcome.error)
@@ -255,8 +256,10 @@ def _retrying(job: _Job, step: Callable[[], T]) -> T:
             if attempt >= job.plan.retries:
                 outage.failed(job.index, describe(exc))
                 raise
+            job.model.wait(job.index, Wait.RETRY)
             if job.cancel.wait(job.plan.retry_delay * 2**attempt):
                 raise Cancelled from None
+            job.model.resume(job.index)
             attempt += 1
         else:
             outage.succeeded()
