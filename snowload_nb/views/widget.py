@@ -164,8 +164,7 @@ class WidgetView:
         _assign(self._finished, value=html.scrollable(html.table(rows, title="Results"), max_height_px=320))
         if self._cell is not None:
             self._cell.show_record(self.record_html, self.record_text)
-            self.box.close()  # the record replaced it: free the front end's models
-            for widget in self._widgets():
+            for widget in self._widgets():  # the record replaced them: free the front end's models
                 widget.close()
 
     def _widgets(self) -> list[w.Widget]:
@@ -175,6 +174,7 @@ class WidgetView:
             widget = stack.pop()
             found.append(widget)
             stack.extend(getattr(widget, "children", ()))
+            stack.extend(w for w in (getattr(widget, "layout", None), getattr(widget, "style", None)) if w is not None)
         return found
 
     def _draw_files(self, active: tuple[FileSnapshot, ...]) -> None:
