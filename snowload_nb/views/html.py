@@ -57,7 +57,7 @@ def table(rows: Sequence[Row], total: int | None = None, title: str | None = Non
 
 def summary(text: str, state: str) -> str:
     colour = {"done": "#2e7d32", "failed": "#c62828", "cancelled": "#ef6c00"}.get(state, "#1565c0")
-    return f"<div style='font-weight:600;color:{colour};margin:4px 0'>{escape(text)}</div>"
+    return f"<div class='snowload-summary' style='font-weight:600;color:{colour};margin:4px 0'>{escape(text)}</div>"
 
 
 def scrollable(inner: str, max_height_px: int = 220) -> str:
@@ -113,18 +113,23 @@ def header(s: Snapshot) -> str:
 def phase_bar(p: PhaseSnapshot, state: LoadState, running: bool) -> str:
     """One aggregate bar: label, percentage as text (for where styles are stripped), bar, figures."""
     if running:
-        colour = "#1565c0"
+        style = "running"
     elif p.files_dropped:
-        colour = STATE_COLOURS[LoadState.CANCELLED if state is LoadState.CANCELLED else LoadState.FAILED]
+        style = "warning" if state is LoadState.CANCELLED else "danger"
     else:
-        colour = STATE_COLOURS[LoadState.DONE]
+        style = "success"
     width = f"{p.fraction * 100:.1f}%"
     return (
-        f"<div style='{_LINE}'><span style='display:inline-block;width:64px'>{p.phase.label}</span>"
+        f"<div class='snowload-phase' style='{_LINE}'>"
+        f"<span class='snowload-label' style='display:inline-block;width:64px'>{p.phase.label}</span>"
         f"<span style='display:inline-block;width:36px;text-align:right'>{p.fraction * 100:.0f}%</span>"
-        f"<span style='{_BAR_BACK}'><span style='display:block;height:100%;width:{width};background:{colour}'>"
-        f"</span></span><span>{escape(text.phase_line(p, running=running))}</span></div>"
+        f"<span style='{_BAR_BACK}'><span class='snowload-fill snowload-{style}' "
+        f"style='display:block;height:100%;width:{width};background:{_BAR_COLOURS[style]}'></span></span>"
+        f"<span class='snowload-detail'>{escape(text.phase_line(p, running=running))}</span></div>"
     )
+
+
+_BAR_COLOURS = {"running": "#1565c0", "success": "#2e7d32", "danger": "#c62828", "warning": "#ef6c00"}
 
 
 def file_line(f: FileSnapshot) -> str:
@@ -148,7 +153,7 @@ def file_line(f: FileSnapshot) -> str:
 
 def live(s: Snapshot, max_rows: int) -> str:
     """The running load as HTML: header, what the workers do, bars, the files at work, what waits."""
-    parts = [f"<div style='font-size:13px;margin:2px 0'>{header(s)}</div>"]
+    parts = [f"<div class='snowload-header' style='font-size:13px;margin:2px 0'>{header(s)}</div>"]
     parts.append(f"<div style='font-size:12px;color:#555;margin:2px 0'>{escape(text.activity_line(s))}</div>")
     parts += [phase_bar(p, s.state, running=True) for p in s.phases]
     active = s.active
@@ -165,7 +170,7 @@ def live(s: Snapshot, max_rows: int) -> str:
 def record(s: Snapshot, rows: Sequence[Row], timeline_svg: str | None = None) -> str:
     """What a finished load leaves in its cell: summary, header, bars, results table, timeline."""
     parts = [summary(text.summary_line(s), s.state.value)]
-    parts.append(f"<div style='font-size:12px;color:#555;margin:2px 0'>{header(s)}</div>")
+    parts.append(f"<div class='snowload-header' style='font-size:12px;color:#555;margin:2px 0'>{header(s)}</div>")
     parts += [phase_bar(p, s.state, running=False) for p in s.phases]
     parts.append(scrollable(table(rows, title="Results"), max_height_px=320))
     if timeline_svg:
