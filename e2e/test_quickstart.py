@@ -163,7 +163,7 @@ def test_a_headless_run_reads_right_offline_and_in_jupyterlab(lab: JupyterLab, b
         context.close()
 
     with opened(browser, lab, headless.name, workdir / "failures") as nb_page:
-        nb_page.page.wait_for_selector(".snowload-record", timeout=30_000)
+        nb_page.page.wait_for_function("() => window.__snowloadProbe.widgets().length === 2", timeout=30_000)
         records = nb_page.widgets()
         assert [r["kind"] for r in records] == ["record", "record"], records
         assert records[0]["summary"] == summary, records[0]

@@ -160,14 +160,14 @@ class RateMeter:
 class Throughput:
     """Bytes per time bucket since the load started: the timeline's lower chart.
 
-    Buckets start at a quarter second; past MAX_BUCKETS they merge in pairs, so an hour-long load
-    keeps a few hundred numbers per phase.
+    Buckets start at a twentieth of a second; past MAX_BUCKETS they merge in pairs, so an
+    hour-long load keeps a few hundred numbers per phase.
     """
 
     MAX_BUCKETS = 400
     __slots__ = ("buckets", "width")
 
-    def __init__(self, width: float = 0.25) -> None:
+    def __init__(self, width: float = 0.05) -> None:
         self.width = width
         self.buckets: list[int] = []
 

@@ -52,12 +52,12 @@ class Timeline:
             return _LABEL_W + max(0.0, min(seconds, t)) * scale
 
         parts: list[str] = []
-        top = 22
+        top = 40
         parts.append(
             f'<text x="4" y="14" font-size="12" font-weight="600">{escape(data.table)}: '
             f"{len(data.names):,} {data.unit}s in {data.seconds:.1f} s</text>"
         )
-        parts += _legend(_LABEL_W, 14)
+        parts += _legend(4, 32)
         for row, name in enumerate(names):
             y = top + row * _ROW_H
             parts.append(f'<g class="file"><text x="4" y="{y + 12}" font-size="11">{escape(shorten(name, 30))}</text>')
@@ -96,7 +96,7 @@ def _svg(width: float, height: float, parts: list[str]) -> str:
 def _legend(left: float, y: float) -> list[str]:
     parts = []
     for k, (kind, colour) in enumerate(COLOURS.items()):
-        at = left + k * 90
+        at = left + k * 80
         parts.append(f'<rect x="{at}" y="{y - 9}" width="10" height="10" fill="{colour}"/>')
         parts.append(f'<text x="{at + 14}" y="{y}" font-size="11">{kind}</text>')
     return parts
@@ -114,25 +114,34 @@ def _axis(y: float, seconds: float, x: Callable[[float], float]) -> list[str]:
 
 
 def _throughput(data: TimelineData, y: float, seconds: float, x: Callable[[float], float]) -> list[str]:
-    """MB/s per phase over time, one line each, over a common scale."""
+    """MB/s per phase over time, one stepped line each, over a common scale."""
     series = {}
     for phase in PHASES:
         width, buckets = data.throughput.get(phase, (1.0, ()))
-        series[phase] = [(k * width + width / 2, b / width / 1e6) for k, b in enumerate(buckets)]
-    peak = max((v for points in series.values() for _, v in points), default=0.0) or 1.0
+        series[phase] = (width, [b / width / 1e6 for b in buckets])
+    peak = max((v for _, values in series.values() for v in values), default=0.0) or 1.0
+    bottom = y + _CHART_H
+
+    def level(v: float) -> float:
+        return bottom - v / peak * (_CHART_H - 4)
+
+    top_label = f"{peak:,.{1 if peak < 10 else 0}f}"
     parts = [
         f'<text x="4" y="{y + 12}" font-size="11">throughput (MB/s)</text>',
-        f'<text x="{_LABEL_W - 4}" y="{y + 10}" font-size="10" text-anchor="end">{peak:,.0f}</text>',
-        f'<text x="{_LABEL_W - 4}" y="{y + _CHART_H}" font-size="10" text-anchor="end">0</text>',
-        f'<line x1="{_LABEL_W}" y1="{y + _CHART_H}" x2="{_LABEL_W + _PLOT_W}" y2="{y + _CHART_H}" stroke="#999"/>',
+        f'<text x="{_LABEL_W - 4}" y="{y + 10}" font-size="10" text-anchor="end">{top_label}</text>',
+        f'<text x="{_LABEL_W - 4}" y="{bottom}" font-size="10" text-anchor="end">0</text>',
+        f'<line x1="{_LABEL_W}" y1="{bottom}" x2="{_LABEL_W + _PLOT_W}" y2="{bottom}" stroke="#999"/>',
     ]
-    for phase, points in series.items():
-        if not points:
+    for phase, (width, values) in series.items():
+        if not values:
             continue
-        coords = " ".join(f"{x(t):.1f},{y + _CHART_H - v / peak * (_CHART_H - 4):.1f}" for t, v in points)
+        coords = [f"{x(0):.1f},{bottom:.1f}"]
+        for k, v in enumerate(values):
+            coords += [f"{x(k * width):.1f},{level(v):.1f}", f"{x((k + 1) * width):.1f},{level(v):.1f}"]
+        coords.append(f"{x(len(values) * width):.1f},{bottom:.1f}")
         parts.append(
             f'<polyline class="throughput {phase.value}" fill="none" stroke="{COLOURS[phase.value]}" '
-            f'stroke-width="1.5" points="{coords}"><title>{phase.value} MB/s</title></polyline>'
+            f'stroke-width="1.5" points="{" ".join(coords)}"><title>{phase.value} MB/s</title></polyline>'
         )
     return parts
 
