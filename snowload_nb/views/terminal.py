@@ -86,7 +86,8 @@ class TerminalView:
         if self._drawn and width < self._drawn_width:
             up = sum(max(1, math.ceil(len(line) / width)) for line in self._drawn)
         cursor = f"\r\x1b[{up}A" if up else "\r"
-        self._stream.write(cursor + "\x1b[J" + "".join(line + "\n" for line in lines))
+        # "\r" before each line: a stream that is no tty (an emulator fed directly) gets no CR for LF
+        self._stream.write(cursor + "\x1b[J" + "".join("\r" + line + "\n" for line in lines))
         self._stream.flush()
         self._drawn = lines
         self._drawn_width = width
