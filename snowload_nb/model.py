@@ -8,6 +8,7 @@ in this module knows about a UI.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
 import threading
@@ -462,17 +463,29 @@ class ProgressModel:
     def wait(self, index: int, reason: Wait) -> None:
         """The started file idles until its next `begin` or `resume`: shown as waiting, not as work.
 
-        Advisory: a file that already ended is left as it is.
+        Advisory: a file that already ended is left as it is, and so is one still compressing (a
+        part of it may wait to upload while the next part compresses: the file is at work).
         """
         with self._lock:
             f = self._files[index]
             if f.state.terminal or f.started is None or f.waiting is reason:
+                return
+            if f.open_spans and _KIND[Phase.COMPRESS.value] in f.open_spans:
                 return
             now = self._clock()
             self._resume(f, now)
             f.waiting = reason
             self._waiting[reason] += 1
             self._open_span(f, _KIND["retry" if reason is Wait.RETRY else "wait"], now)
+
+    @contextlib.contextmanager
+    def waiting(self, index: int, reason: Wait) -> Iterator[None]:
+        """`wait` for the span of a block, then `resume`."""
+        self.wait(index, reason)
+        try:
+            yield
+        finally:
+            self.resume(index)
 
     def resume(self, index: int) -> None:
         """The file works again after a `wait`."""

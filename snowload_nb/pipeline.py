@@ -123,6 +123,10 @@ class _Job:
         if self.cancel.is_set():
             raise Cancelled
 
+    def queued(self) -> contextlib.AbstractContextManager[object]:
+        """While the file waits for a free session: shown as waiting, not as work."""
+        return self.model.waiting(self.index, Wait.SESSION)
+
 
 def load_file(
     index: int,
@@ -268,7 +272,7 @@ def _retrying(job: _Job, step: Callable[[], T]) -> T:
 
 def _upload(job: _Job, part: Part, compression: Compression) -> None:
     def put() -> list[dict[str, Any]]:
-        with job.sessions.cursor() as cursor:
+        with job.sessions.cursor(job.queued) as cursor:
             cursor.execute(sql.put(part.path, job.target, compression))
             return _rows(cursor)
 
@@ -287,7 +291,7 @@ def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
 
     def copy() -> CopyOutcome:
         # One file is one COPY, atomic by itself; several parts need the transaction.
-        scope = job.sessions.transaction() if staged.parts > 1 else job.sessions.cursor()
+        scope = job.sessions.transaction(waiting=job.queued) if staged.parts > 1 else job.sessions.cursor(job.queued)
         with scope as cursor:
             outcome = run_copy(cursor, statement, job.source)
             if outcome.state is FileState.FAILED:

@@ -16,6 +16,8 @@ from typing import Any
 from . import sql
 from .local import session_factory
 
+Waiting = Callable[[], contextlib.AbstractContextManager[object]]
+
 
 class SessionPool:
     """Lends a cursor to a worker for the span of one step.
@@ -56,7 +58,7 @@ class SessionPool:
         return self._factory is not None
 
     @contextlib.contextmanager
-    def transaction(self, always: bool = False) -> Iterator[Any]:
+    def transaction(self, always: bool = False, waiting: Waiting | None = None) -> Iterator[Any]:
         """A cursor in a transaction, committed if the block succeeds, rolled back if it raises.
 
         Only where sessions are exclusive, unless `always`: on a shared session BEGIN would take
@@ -64,7 +66,7 @@ class SessionPool:
         server needs the transaction to load a file's parts all or nothing.) `always` is for
         when no other worker runs any more.
         """
-        with self.cursor() as cursor:
+        with self.cursor(waiting) as cursor:
             if not (self.exclusive or always):
                 yield cursor
                 return
@@ -78,8 +80,13 @@ class SessionPool:
             cursor.execute(sql.COMMIT)
 
     @contextlib.contextmanager
-    def cursor(self) -> Iterator[Any]:
-        session = self._idle.get()
+    def cursor(self, waiting: Waiting | None = None) -> Iterator[Any]:
+        """A cursor on an idle session; `waiting()` is entered while none is idle (the progress says so)."""
+        try:
+            session = self._idle.get_nowait()
+        except queue.Empty:
+            with waiting() if waiting is not None else contextlib.nullcontext():
+                session = self._idle.get()
         if isinstance(session, _NoSession):
             self._idle.put(session)
             raise session.error

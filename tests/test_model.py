@@ -185,7 +185,9 @@ def test_waiting_files_are_counted_apart_from_the_ones_being_worked_on():
         model.complete(k, Phase.COMPRESS)
         model.complete(k, Phase.UPLOAD)
         model.wait(k, Wait.STAGED)
-    model.wait(chunks[4], Wait.RETRY)
+    model.begin(chunks[4], Phase.UPLOAD)
+    model.complete(chunks[4], Phase.COMPRESS)
+    model.wait(chunks[4], Wait.RETRY)  # its upload failed on the network; the next attempt waits
     snap = model.snapshot()
     assert [f.index for f in snap.active] == [chunks[5]]
     assert dict(snap.waiting) == {Wait.STAGED: 4, Wait.RETRY: 1}
@@ -196,7 +198,7 @@ def test_waiting_files_are_counted_apart_from_the_ones_being_worked_on():
     snap = model.snapshot()
     assert [(f.index, f.state) for f in snap.active] == [
         (chunks[0], FileState.COPYING),
-        (chunks[4], FileState.COMPRESSING),
+        (chunks[4], FileState.UPLOADING),
         (chunks[5], FileState.COMPRESSING),
     ]
     assert dict(snap.waiting) == {Wait.STAGED: 3}

@@ -80,3 +80,63 @@ def test_an_atomic_file_load_shows_the_files_at_work(conn, table, tmp_path, snap
     most = _check_views(snapshots, workers=3)
     assert most[Wait.STAGED] >= 9  # all but the ones still at work when the last file staged
     assert most[Wait.COMMIT] == 12
+
+
+def test_a_file_queued_for_a_session_waits_and_a_compressing_one_never_does():
+    import threading
+
+    from snowload_nb.model import Phase
+    from snowload_nb.sessions import SessionPool
+
+    class Session:
+        def cursor(self):
+            return self
+
+        def close(self):
+            pass
+
+    model = ProgressModel("T", workers=2)
+    a, b = (model.add_file(n, n, 100) for n in ("a.csv", "b.csv"))
+    model.start()
+    for i in (a, b):
+        model.begin(i, Phase.COMPRESS)
+        model.complete(i, Phase.COMPRESS)
+        model.begin(i, Phase.UPLOAD)
+    pool = SessionPool(None, 1, factory=Session)
+    queued = threading.Event()
+    go_on = threading.Event()
+
+    def entered():
+        cm = model.waiting(b, Wait.SESSION)
+
+        class Signal:
+            def __enter__(self):
+                cm.__enter__()
+                queued.set()
+
+            def __exit__(self, *exc):
+                return cm.__exit__(*exc)
+
+        return Signal()
+
+    def second():
+        with pool.cursor(entered):
+            go_on.wait()
+
+    with pool.cursor():  # a holds the only session
+        thread = threading.Thread(target=second)
+        thread.start()
+        queued.wait()
+        snap = model.snapshot()
+        assert [f.name for f in snap.active] == ["a.csv"] and dict(snap.waiting) == {Wait.SESSION: 1}
+        assert text.activity_line(snap).startswith("1 uploading · 1 waiting for a session")
+    go_on.set()
+    thread.join()
+    pool.close()
+    assert [f.name for f in model.snapshot().active] == ["a.csv", "b.csv"]
+
+    c = model.add_file("c.csv", "c.csv", 100)
+    model.begin(c, Phase.COMPRESS)
+    model.begin(c, Phase.UPLOAD)  # part 1 uploads while part 2 compresses
+    model.wait(c, Wait.SESSION)
+    assert "c.csv" in [f.name for f in model.snapshot().active]
