@@ -21,7 +21,7 @@ from e2e.lab import JupyterLab, NotebookPage
 
 FINAL_STATES = ("done", "failed", "cancelled")
 MIN_FILE_ROWS = 8  # the widget keeps max(workers, 8) file rows
-VIEWPORT: ViewportSize = {"width": 1200, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1200, "height": 1300}  # tall enough for a record with its timeline
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,7 @@ def _throughput(data: TimelineData, y: float, seconds: float, x: Callable[[float
 
 
 def _nice_step(raw: float) -> float:
-    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
+    for step in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
         if step >= raw:
             return float(step)
     return 7200.0
