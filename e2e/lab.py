@@ -236,10 +236,10 @@ class NotebookPage:
             ) from exc
 
     def wait_widgets_ended(self, timeout: float = 30) -> list[dict[str, Any]]:
-        """Wait until every snowload widget shows a final state, and return them all."""
+        """Wait until every snowload output is the static record of a final state, and return them all."""
         self.page.wait_for_function(
             """() => window.__snowloadProbe.widgets().every(
-                w => ['done', 'failed', 'cancelled'].includes(w.state) && w.cancelDisabled)""",
+                w => w.kind === 'record' && ['done', 'failed', 'cancelled'].includes(w.state))""",
             timeout=timeout * 1000,
             polling=100,
         )

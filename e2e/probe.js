@@ -10,15 +10,18 @@
   const text = (el) => (el ? el.textContent.replace(/\s+/g, ' ').trim() : '');
   const visible = (el) => getComputedStyle(el).display !== 'none';
 
-  // The widget is a VBox of: header HBox, three aggregate HBoxes (label, bar, detail), a VBox of
-  // file rows, and the results HTML (see snowload_nb/views/widget.py).
+  // The live widget is a VBox of: header HBox (header, Cancel), the activity label, three
+  // aggregate HBoxes (label, bar, detail), a VBox of file rows, the "… and K more" and waiting
+  // labels, and the finished-files HTML (see snowload_nb/views/widget.py). When the load ends the
+  // output becomes the static record (.snowload-record, see snowload_nb/views/html.py).
+  const AGGREGATES = [2, 3, 4];
   function isSnowload(root) {
     const kids = root.children;
     return (
-      kids.length === 6 &&
+      kids.length === 9 &&
       kids[0].querySelector('.widget-button') !== null &&
-      [1, 2, 3].every((i) => kids[i].querySelector(':scope > .widget-hprogress .progress-bar') !== null) &&
-      kids[4].classList.contains('widget-vbox')
+      AGGREGATES.every((i) => kids[i].querySelector(':scope > .widget-hprogress .progress-bar') !== null) &&
+      kids[5].classList.contains('widget-vbox')
     );
   }
 
@@ -29,7 +32,7 @@
   }
 
   function table(el) {
-    const scroll = el.querySelector('.widget-html-content > div');
+    const scroll = el.querySelector('.widget-html-content > div') || el;
     const title = scroll ? text(scroll.querySelector(':scope > div')) : '';
     const rows = Array.from(el.querySelectorAll('tbody tr')).map((tr) => {
       const td = tr.querySelectorAll('td');
@@ -44,25 +47,34 @@
     return { title, rows };
   }
 
+  function stateOf(header) {
+    const parts = header.split('·').map((s) => s.trim());
+    return parts[parts.length - 1];
+  }
+
   function describe(root, cell, slot) {
+    if (root.classList.contains('snowload-record')) {
+      return describeRecord(root, cell, slot);
+    }
     const kids = root.children;
     const header = text(kids[0].querySelector('.widget-html-content'));
-    const parts = header.split('·').map((s) => s.trim());
     const button = kids[0].querySelector('.widget-button');
     const cellsOf = (row) => Array.from({ length: 4 }, (_, i) => row.children[i] || null);
     return {
+      kind: 'widget',
       cell,
       slot,
       header,
-      state: parts[parts.length - 1],
-      cancelDisabled: button.disabled,
-      bars: [1, 2, 3].map((i) => ({
+      state: stateOf(header),
+      activity: text(kids[1]),
+      cancelShown: button ? visible(button) : false,
+      bars: AGGREGATES.map((i) => ({
         label: text(kids[i].children[0]),
         ...bar(kids[i].children[1]),
         detail: text(kids[i].children[2]),
       })),
-      rowSlots: kids[4].children.length,
-      rows: Array.from(kids[4].children)
+      rowSlots: kids[5].children.length,
+      rows: Array.from(kids[5].children)
         .filter(visible)
         .map(cellsOf)
         .map(([name, phase, progress, detail]) => ({
@@ -71,16 +83,52 @@
           ...bar(progress),
           detail: text(detail),
         })),
-      table: table(kids[5]),
+      more: text(kids[6]),
+      waiting: text(kids[7]),
+      table: table(kids[8]),
+      summary: '',
+    };
+  }
+
+  // The record's bars carry their state as a class (snowload-success, -danger, -warning), here
+  // reported as the widget's bootstrap class names so the same checks read both.
+  function describeRecord(root, cell, slot) {
+    const header = text(root.querySelector('.snowload-header'));
+    const tableHolder = root.querySelector('table') ? root.querySelector('table').parentElement : root;
+    return {
+      kind: 'record',
+      cell,
+      slot,
+      header,
+      state: stateOf(header),
+      activity: '',
+      cancelShown: false,
+      bars: Array.from(root.querySelectorAll('.snowload-phase')).map((line) => {
+        const fill = line.querySelector('.snowload-fill');
+        const style = fill ? Array.from(fill.classList).find((c) => c.startsWith('snowload-') && c !== 'snowload-fill') : '';
+        return {
+          label: text(line.querySelector('.snowload-label')),
+          width: fill ? fill.style.width : null,
+          classes: style ? [`progress-bar-${style.replace('snowload-', '')}`] : [],
+          detail: text(line.querySelector('.snowload-detail')),
+        };
+      }),
+      rowSlots: 0,
+      rows: [],
+      more: '',
+      waiting: '',
+      table: table(tableHolder),
+      summary: text(root.querySelector('.snowload-summary')),
+      timelineRows: root.querySelectorAll('svg g.file').length,
     };
   }
 
   function roots() {
     const found = [];
     notebook().content.widgets.forEach((cell, index) => {
-      const candidates = cell.node.querySelectorAll('.jp-OutputArea-output > .widget-vbox');
+      const candidates = cell.node.querySelectorAll('.jp-OutputArea-output > .widget-vbox, .snowload-record');
       Array.from(candidates)
-        .filter(isSnowload)
+        .filter((el) => el.classList.contains('snowload-record') || isSnowload(el))
         .forEach((root, slot) => found.push({ root, cell: index, slot }));
     });
     return found;

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, BrowserContext
 
 from e2e.lab import VENV_BIN, JupyterLab
 from e2e.runner import (
@@ -43,6 +43,8 @@ def quickstart(browser: Browser, lab: JupyterLab, docs_img: Path, workdir: Path)
             f"{{'python': __import__('sys').executable, 'generated': {generated_expr('files')},"
             f" 'load': {files_expr('result')}, 'magic': {files_expr('magic_result')}}}"
         )
+        # the README's timeline: this load's picture, as result.timeline() draws it
+        (docs_img / "timeline.svg").write_text(page.kernel_value("result.timeline().to_svg()"), encoding="utf-8")
         page.save()
         yield {"run": run, "load": load, "magic": magic, "kernel": kernel, "running_png": running_png}
 
@@ -92,6 +94,7 @@ def test_static_html_shows_the_fallback(
     )
     html_file = out / NAME.replace(".ipynb", ".html")
     context = browser.new_context()
+    offline(context)
     try:
         page = context.new_page()
         page.goto(html_file.as_uri())
@@ -114,5 +117,56 @@ def test_static_html_shows_the_fallback(
                 assert row.count() == 1, name
                 assert row.locator("td").all_inner_texts()[:3] == [name, "loaded", f"{rows:,}"]
         assert page.get_by_text("Error displaying widget").count() == 0
+        assert page.locator("svg.snowload-timeline").count() == 2  # each load's record holds its timeline
     finally:
         context.close()
+
+
+def offline(context: BrowserContext) -> None:
+    """Every http(s) request fails, as on a machine without network: only the file itself loads."""
+    context.route("**/*", lambda route: route.abort() if route.request.url.startswith("http") else route.continue_())
+
+
+def test_a_headless_run_reads_right_offline_and_in_jupyterlab(lab: JupyterLab, browser: Browser, workdir: Path) -> None:
+    """01-quickstart executed by nbclient (as papermill or `nbconvert --execute` do), then opened
+    as nbconvert's HTML in Chromium without network, and as a notebook in JupyterLab."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(lab.root / NAME, as_version=4)
+    run_dir = workdir / "headless"
+    run_dir.mkdir(exist_ok=True)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(run_dir)}}).execute()
+    nbformat.validate(nb)
+    headless = lab.root / "headless-01-quickstart.ipynb"
+    nbformat.write(nb, headless)
+    printed = next(c for c in nb.cells if "print(result.ok, result.rows_loaded)" in c.source).outputs[0]["text"]
+    rows = int(printed.split()[1])
+    summary = f"Done: {rows:,} rows into QUICKSTART_EVENTS from 3 files (3 loaded)"
+
+    out = workdir / "headless-html"
+    subprocess.run(
+        [VENV_BIN / "jupyter", "nbconvert", "--to", "html", "--output-dir", out, headless],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    context = browser.new_context()
+    offline(context)
+    try:
+        page = context.new_page()
+        page.goto((out / headless.with_suffix(".html").name).as_uri())
+        output = page.locator(".jp-OutputArea-output").filter(has_text=summary).first
+        assert output.is_visible(), f"no visible output says {summary!r}"
+        assert output.locator("tbody tr").count() == 3
+    finally:
+        context.close()
+
+    with opened(browser, lab, headless.name, workdir / "failures") as nb_page:
+        nb_page.page.wait_for_function("() => window.__snowloadProbe.widgets().length === 2", timeout=30_000)
+        records = nb_page.widgets()
+        assert [r["kind"] for r in records] == ["record", "record"], records
+        assert records[0]["summary"].startswith(summary), records[0]
+        assert [b["label"] for b in records[0]["bars"]] == ["Compress", "Upload", "Copy"]
+        assert len(records[0]["table"]["rows"]) == 3
+        assert nb_page.problems() == []

@@ -23,7 +23,14 @@ WORKERS = 4  # the demo's default
 COMMAND = "snowload demo --progress tqdm"
 BAR_LINE = re.compile(r"^(Compress|Upload|Copy)\s+\d+%\|")
 COPY_DONE = re.compile(r"^Copy\s+\d+%\|.*\| (\d+)/12 files")
-FILE_ROW = re.compile(r"^  (\S+)\s+(compress|upload|copy)\s+\d+%\|")
+FILE_ROW = re.compile(r"^  (\S+)\s+(compress|upload|copy)\s+(\d+%|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏])\|")
+# Every line the demo's screen may hold; a piece of a re-wrapped line ("B/s · 187,500 rows") is none of them.
+KNOWN_LINE = re.compile(
+    r"^$|^(Compress|Upload|Copy) +\d+%\||^  \S+ +(compress|upload|copy) |^  (… and|\+ )|^Generated |^Done: "
+    r"|^\d[\d,]* (compressing|uploading|copying|queued|loaded|retrying|staged|waiting)|^file  |^events_\d\d\.csv "
+    r"|^every file's rows"
+)
+NARROW = 80  # the pane is narrowed to this mid-load: tmux re-wraps the old block, as most terminals do
 
 
 class Tmux:
@@ -110,16 +117,33 @@ def test_terminal_view_in_tmux(tmux: Tmux, docs_img: Path) -> None:
 
     # Sampling the screen: every capture is a whole screen, so the first that matches is kept.
     during = wait_for(mid_load, timeout=120, what="a screen with files copied and files in progress", interval=0.05)
+    tmux("resize-window", "-t", "e2e", "-x", str(NARROW), "-y", str(HEIGHT))
+
+    def one_narrow_block() -> list[str] | None:
+        # Lines the terminal re-wrapped and pushed into its scrollback as it narrowed are out of
+        # any program's reach; what must hold is the screen: one block, redrawn to the new width,
+        # and no piece of a re-wrapped old line left on it.
+        screen = tmux.screen()
+        bars = [line for line in screen if BAR_LINE.match(line)]
+        if len(bars) == 3 and all(len(line) < NARROW for line in bars) and all(map(KNOWN_LINE.match, screen)):
+            return screen
+        return None
+
+    narrowed = wait_for(one_narrow_block, timeout=30, what=f"one block within {NARROW} columns after the resize")
     wait_for(lambda: tmux.exit_status() is not None, timeout=180, what="the demo to end")
-    end = tmux.screen(history=True)
-    assert tmux.exit_status() == 0, "\n".join(end)
+    history = tmux.screen(history=True)
+    end = tmux.screen()
+    assert tmux.exit_status() == 0, "\n".join(history)
+    assert bar_lines(narrowed) == ["Compress", "Upload", "Copy"], narrowed
 
     assert bar_lines(during) == ["Compress", "Upload", "Copy"], during
     rows = file_rows(during)
     assert len(rows) <= min(WORKERS, 8) and len(rows) == len(set(rows)), during
 
-    assert end[0].startswith("Generated 12 CSV files"), end
+    assert history[0].startswith("Generated 12 CSV files"), history
+    # one block on screen, within the new width
     assert bar_lines(end) == ["Compress", "Upload", "Copy"], end
+    assert all(len(line) < NARROW for line in end if BAR_LINE.match(line)), end
     assert all(re.match(r"^(Compress|Upload|Copy)\s+100%\|█+\|", line) for line in end if BAR_LINE.match(line)), end
     assert not file_rows(end), f"file rows left on screen: {end}"
     done = [line for line in end if line.startswith("Done: ")]
@@ -131,7 +155,11 @@ def test_terminal_view_in_tmux(tmux: Tmux, docs_img: Path) -> None:
         "",
         *during,
         "",
-        "# and when it has finished (`tmux capture-pane -p -S -`):",
+        f"# the pane narrowed to {NARROW} columns mid-load: the block is redrawn to fit, once:",
+        "",
+        *narrowed,
+        "",
+        "# and when it has finished (`tmux capture-pane -p`):",
         "",
         *end,
     ]

@@ -39,10 +39,7 @@ def copy_all_or_nothing(
 
     def copy_all() -> list[CopyOutcome]:
         with sessions.transaction() as cursor:
-            return commit_copies(cursor, pending, plan, cancel)
-
-    for item in pending:
-        model.begin(item.index, Phase.COPY)
+            return commit_copies(cursor, pending, plan, model, cancel)
 
     try:
         outcomes = in_turn(cancel, copy_all)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-PROGRESS_MODES = ("auto", "widget", "tqdm", "log", "none")
+PROGRESS_MODES = ("auto", "widget", "html", "tqdm", "log", "none")
 ENV_VAR = "SNOWLOAD_PROGRESS"
 
 
@@ -29,8 +29,9 @@ def resolve_progress(mode: str) -> str:
 
 
 def detect() -> str:
-    if in_jupyter_kernel() and widgets_available():
-        return "widget"
+    """The widget in a kernel, HTML there if ipywidgets cannot be imported; terminal bars on a TTY; else log lines."""
+    if in_jupyter_kernel():
+        return "widget" if widgets_available() else "html"
     stream = sys.stderr
     if stream is not None and hasattr(stream, "isatty") and stream.isatty():
         return "tqdm"

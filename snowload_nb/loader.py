@@ -334,7 +334,8 @@ class _Run:
             self.model.end(cancelled=interrupted or self._cancel.is_set())
             final = self.model.snapshot()
             self.view.close(final)
-        return LoadResult.build(str(self.loader.table), self.model.files(), final.elapsed, final.state, final.unit)
+        files = self.model.files()
+        return LoadResult.build(str(self.loader.table), files, final.elapsed, final.state, final.unit, final.timeline)
 
     def _pool(self) -> bool:
         """Run the files on the pool with the refresher drawing; True if cancelled."""

@@ -1,17 +1,22 @@
 """The progress of a load: a thread-safe state machine per file and running totals per phase.
 
 Worker threads only call the mutators here (each O(1) under one lock); views only ever see the
-immutable `Snapshot` that `snapshot()` returns. Nothing in this module knows about a UI.
+immutable `Snapshot` that `snapshot()` returns. Rates are sampled when progress is written, never
+when a snapshot is read, so what a view shows does not depend on who reads or how often. Nothing
+in this module knows about a UI.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import overload
 
 
@@ -49,6 +54,28 @@ class FileState(enum.Enum):
 
 TERMINAL_STATES = frozenset({FileState.LOADED, FileState.FAILED, FileState.SKIPPED, FileState.CANCELLED})
 
+
+class Wait(enum.Enum):
+    """Why a started file is idle: the views count such files as waiting, never as work."""
+
+    SESSION = "session"  # queued for a database session
+    RETRY = "retry"  # between attempts after a network failure
+    STAGED = "staged"  # on the stage, waiting for the all-or-nothing COPY
+    COMMIT = "commit"  # copied inside the transaction, waiting for its commit
+
+    @property
+    def words(self) -> str:
+        """How the views say it after a count: "6 staged, waiting for the final COPY"."""
+        return _WAIT_WORDS[self]
+
+
+_WAIT_WORDS = {
+    Wait.SESSION: "waiting for a session",
+    Wait.RETRY: "retrying",
+    Wait.STAGED: "staged, waiting for the final COPY",
+    Wait.COMMIT: "copied, waiting for the commit",
+}
+
 _PHASE_STATE = {
     Phase.COMPRESS: FileState.COMPRESSING,
     Phase.UPLOAD: FileState.UPLOADING,
@@ -65,6 +92,13 @@ _ORDER = {
     FileState.COPYING: 3,
 }
 
+# Rates: an exponentially weighted average with this time constant (s), so the last few seconds
+# count most. No ETA is shown before a phase has run WARMUP_SECONDS and done WARMUP_FRACTION:
+# earlier estimates swing by minutes on a load that takes seconds.
+RATE_TAU = 3.0
+WARMUP_SECONDS = 3.0
+WARMUP_FRACTION = 0.05
+
 
 class LoadState(enum.Enum):
     """The state of the whole load, as the header of every view shows it."""
@@ -80,6 +114,100 @@ class IllegalTransition(RuntimeError):
     """A mutator was called out of order: a bug in the caller, never bad user input."""
 
 
+class RateMeter:
+    """Bytes per second of a growing count, exponentially weighted over the last `tau` seconds.
+
+    Updated only by `add` (when progress is written); `rate(now)` only decays what was written,
+    so reading at 1 Hz or 100 Hz gives the same figure. Until `tau` has passed since `start`, the
+    weight of the missing past is divided out: early on the rate is the plain average so far.
+    """
+
+    __slots__ = ("_last", "_level", "_start", "_tau")
+
+    def __init__(self, tau: float = RATE_TAU) -> None:
+        self._tau = tau
+        self._start: float | None = None
+        self._last = 0.0
+        self._level = 0.0  # decayed sum of bytes, as of `_last`
+
+    @property
+    def started(self) -> float | None:
+        return self._start
+
+    def start(self, now: float) -> None:
+        if self._start is None:
+            self._start = self._last = now
+
+    def add(self, now: float, amount: int) -> None:
+        """`amount` more went through since the last write: counted as spread evenly over that
+        interval, so a steady stream written in large or small pieces gives the same rate."""
+        if self._start is None:
+            self.start(now)
+        weight = 1.0
+        if now > self._last:
+            decay = math.exp((self._last - now) / self._tau)
+            weight = (1.0 - decay) * self._tau / (now - self._last)
+            self._level *= decay
+            self._last = now
+        self._level += amount * weight
+
+    def rate(self, now: float) -> float:
+        if self._start is None or now <= self._start:
+            return 0.0
+        level = self._level * math.exp(min(0.0, self._last - now) / self._tau)
+        return level / (self._tau * -math.expm1((self._start - now) / self._tau))
+
+
+class Throughput:
+    """Bytes per time bucket since the load started: the timeline's lower chart.
+
+    Buckets start at a twentieth of a second; past MAX_BUCKETS they merge in pairs, so an
+    hour-long load keeps a few hundred numbers per phase.
+    """
+
+    MAX_BUCKETS = 400
+    __slots__ = ("buckets", "width")
+
+    def __init__(self, width: float = 0.05) -> None:
+        self.width = width
+        self.buckets: list[int] = []
+
+    def add(self, at: float, amount: int) -> None:
+        slot = int(max(0.0, at) / self.width)
+        while slot >= self.MAX_BUCKETS:
+            pairs = self.buckets + [0] * (len(self.buckets) % 2)
+            self.buckets = [pairs[i] + pairs[i + 1] for i in range(0, len(pairs), 2)]
+            self.width *= 2
+            slot = int(max(0.0, at) / self.width)
+        if slot >= len(self.buckets):
+            self.buckets.extend([0] * (slot + 1 - len(self.buckets)))
+        self.buckets[slot] += amount
+
+
+# Span kinds in the timeline, after the three phases' own indices.
+SPAN_KINDS: tuple[str, ...] = (*(p.value for p in PHASES), "retry", "wait")
+_KIND = {name: k for k, name in enumerate(SPAN_KINDS)}
+
+
+@dataclass(frozen=True)
+class Span:
+    kind: str  # compress, upload, copy, retry or wait
+    start: float  # seconds since the load started
+    end: float
+
+
+@dataclass(frozen=True)
+class TimelineData:
+    """What a finished load's picture is drawn from: every file's spans and each phase's bytes over time."""
+
+    table: str
+    unit: str
+    seconds: float
+    names: tuple[str, ...]  # in the order given
+    spans: tuple[tuple[Span, ...], ...]  # per file, in time order
+    throughput: Mapping[Phase, tuple[float, tuple[int, ...]]]  # bucket width (s), bytes per bucket
+
+
 @dataclass(frozen=True)
 class PhaseSnapshot:
     """Totals for one phase. Bytes are always bytes of the source files, so phases compare."""
@@ -93,8 +221,8 @@ class PhaseSnapshot:
     bytes_dropped: int  # bytes of files that ended (failed, cancelled) before this phase finished
     files_dropped: int
     rows: int
-    rate: float  # bytes per second, over the last few seconds
-    eta: float | None  # seconds, None while the rate is unknown
+    rate: float  # bytes per second, exponentially weighted over the last few seconds
+    eta: float | None  # seconds; None until the phase has run long enough for it to mean something
 
     @property
     def fraction(self) -> float:
@@ -126,6 +254,7 @@ class FileSnapshot:
     rate: float  # source bytes per second in the current phase
     phase_elapsed: float  # seconds since the current phase began
     error: str | None
+    waiting: Wait | None = None  # started but idle, and why
 
     @property
     def phase_fraction(self) -> float:
@@ -177,13 +306,20 @@ class Snapshot:
     elapsed: float
     files_total: int
     bytes_total: int
-    phases: tuple[PhaseSnapshot, ...]
-    active: tuple[FileSnapshot, ...]  # started and not ended, in start order
+    phases: tuple[PhaseSnapshot, ...]  # in PHASES order
+    active: tuple[FileSnapshot, ...]  # being worked on now (started, not ended, not waiting), in start order
     finished: FinishedFiles  # in the order they ended
-    counts: dict[FileState, int]  # files per state
+    counts: Mapping[FileState, int]  # files per state (read-only)
+    waiting: Mapping[Wait, int] = field(default_factory=lambda: MappingProxyType({}))  # idle started files
+    eta: float | None = None  # of the whole load: the bottleneck phase's
+    bottleneck: Phase | None = None  # the phase that will end last at the current rates
+    timeline: TimelineData | None = None  # once the load ended
 
     def phase(self, phase: Phase) -> PhaseSnapshot:
-        return self.phases[PHASES.index(phase)]
+        for p in self.phases:
+            if p.phase is phase:
+                return p
+        raise KeyError(phase)
 
     @property
     def rows_loaded(self) -> int:
@@ -193,6 +329,14 @@ class Snapshot:
     def ended(self) -> bool:
         return self.state in (LoadState.DONE, LoadState.FAILED, LoadState.CANCELLED)
 
+    def working(self) -> dict[Phase, int]:
+        """Files being worked on, by the phase they are in."""
+        counts = dict.fromkeys(PHASES, 0)
+        for f in self.active:
+            if f.phase is not None:
+                counts[f.phase] += 1
+        return counts
+
 
 @dataclass(slots=True)
 class _File:
@@ -201,14 +345,16 @@ class _File:
     path: str
     size: int
     state: FileState = FileState.QUEUED
-    done: list[int] = field(default_factory=lambda: [0, 0, 0])
-    completed: list[bool] = field(default_factory=lambda: [False, False, False])
+    done: dict[Phase, int] = field(default_factory=dict)  # source bytes through each phase
+    completed: tuple[Phase, ...] = ()
     staged_bytes: int = 0
     rows: int = 0
     started: float | None = None
     ended: float | None = None
     phase_started: float = 0.0
     error: str | None = None
+    waiting: Wait | None = None
+    open_spans: dict[int, float] | None = None  # span kind -> start, while the file runs
 
 
 @dataclass(slots=True)
@@ -218,10 +364,8 @@ class _PhaseTotals:
     bytes_dropped: int = 0
     files_dropped: int = 0
     rows: int = 0
-    samples: deque[tuple[float, int]] = field(default_factory=deque)
-
-
-RATE_WINDOW_SECONDS = 5.0
+    meter: RateMeter = field(default_factory=RateMeter)
+    throughput: Throughput = field(default_factory=Throughput)
 
 
 class ProgressModel:
@@ -238,12 +382,16 @@ class ProgressModel:
         self._files: list[_File] = []
         self._active: dict[int, _File] = {}
         self._finished: list[FileSnapshot] = []
-        self._totals = [_PhaseTotals() for _ in PHASES]
+        self._phases = {phase: _PhaseTotals() for phase in PHASES}
         self._counts = dict.fromkeys(FileState, 0)
+        self._waiting = dict.fromkeys(Wait, 0)
         self._bytes_total = 0
         self._state = LoadState.PENDING
         self._started: float | None = None
         self._ended: float | None = None
+        # closed spans, four numbers each: file index, kind, start, end (seconds since start)
+        self._spans = array("d")
+        self._timeline: TimelineData | None = None
 
     # -- set-up, on the calling thread -------------------------------------------------------
 
@@ -273,7 +421,7 @@ class ProgressModel:
     # -- mutators, from worker threads ---------------------------------------------------------
 
     def begin(self, index: int, phase: Phase) -> None:
-        """The file starts (or resumes, for a later part) work in `phase`."""
+        """The file starts (or resumes, for a later part) work in `phase`; it no longer waits."""
         with self._lock:
             f = self._files[index]
             self._check_live(f, phase)
@@ -281,6 +429,9 @@ class ProgressModel:
             if f.started is None:
                 f.started = now
                 self._active[index] = f
+            self._resume(f, now)
+            self._phases[phase].meter.start(now)
+            self._open_span(f, _KIND[phase.value], now)
             target = _PHASE_STATE[phase]
             if _ORDER[target] > _ORDER[f.state]:
                 self._move(f, target)
@@ -291,23 +442,57 @@ class ProgressModel:
         with self._lock:
             f = self._files[index]
             self._check_live(f, phase)
-            p = PHASES.index(phase)
-            step = min(nbytes, f.size - f.done[p])
-            f.done[p] += step
-            self._totals[p].bytes_done += step
+            step = min(nbytes, f.size - f.done.get(phase, 0))
+            if step > 0:
+                f.done[phase] = f.done.get(phase, 0) + step
+                self._record(phase, step, self._clock())
 
     def complete(self, index: int, phase: Phase) -> None:
         """All of the file went through `phase`."""
         with self._lock:
             f = self._files[index]
             self._check_live(f, phase)
-            if not f.completed[PHASES.index(phase)]:
-                self._complete_unlocked(f, phase)
+            if phase not in f.completed:
+                self._complete_unlocked(f, phase, self._clock())
 
     def staged(self, index: int, nbytes: int) -> None:
         """`nbytes` of compressed data of the file were written to the stage."""
         with self._lock:
             self._files[index].staged_bytes += nbytes
+
+    def wait(self, index: int, reason: Wait) -> None:
+        """The started file idles until its next `begin` or `resume`: shown as waiting, not as work.
+
+        Advisory: a file that already ended is left as it is, and so is one still compressing (a
+        part of it may wait to upload while the next part compresses: the file is at work).
+        """
+        with self._lock:
+            f = self._files[index]
+            if f.state.terminal or f.started is None or f.waiting is reason:
+                return
+            if f.open_spans and _KIND[Phase.COMPRESS.value] in f.open_spans:
+                return
+            now = self._clock()
+            self._resume(f, now)
+            f.waiting = reason
+            self._waiting[reason] += 1
+            self._open_span(f, _KIND["retry" if reason is Wait.RETRY else "wait"], now)
+
+    @contextlib.contextmanager
+    def waiting(self, index: int, reason: Wait) -> Iterator[None]:
+        """`wait` for the span of a block, then `resume`."""
+        self.wait(index, reason)
+        try:
+            yield
+        finally:
+            self.resume(index)
+
+    def resume(self, index: int) -> None:
+        """The file works again after a `wait`."""
+        with self._lock:
+            f = self._files[index]
+            if not f.state.terminal:
+                self._resume(f, self._clock())
 
     def finish(self, index: int, state: FileState, rows: int = 0, error: str | None = None) -> None:
         """The file ends in a terminal state; phases it did not complete count as dropped."""
@@ -318,19 +503,25 @@ class ProgressModel:
             if f.state.terminal:
                 raise IllegalTransition(f"{f.name} already ended as {f.state.value}")
             now = self._clock()
-            if state is FileState.SKIPPED and not f.completed[PHASES.index(Phase.COPY)]:
+            self._resume(f, now)
+            if state is FileState.SKIPPED and Phase.COPY not in f.completed:
                 # Already in the table: the copy of this file is done, with nothing to add.
-                self._complete_unlocked(f, Phase.COPY)
-            for p, totals in enumerate(self._totals):
-                if not f.completed[p]:
-                    totals.bytes_dropped += f.size - f.done[p]
+                self._complete_unlocked(f, Phase.COPY, now)
+            for phase, totals in self._phases.items():
+                if phase not in f.completed:
+                    totals.bytes_dropped += f.size - f.done.get(phase, 0)
                     totals.files_dropped += 1
+            f.done.clear()  # only a running file's phase bytes are ever shown
             f.rows = rows
-            self._totals[PHASES.index(Phase.COPY)].rows += rows
+            self._phases[Phase.COPY].rows += rows
             f.error = error
             f.ended = now
             if f.started is None:
                 f.started = now
+            if f.open_spans:
+                for kind in list(f.open_spans):
+                    self._close_span(f, kind, now)
+            f.open_spans = None
             self._move(f, state)
             self._active.pop(index, None)
             self._finished.append(self._file_snapshot(f, now))
@@ -344,7 +535,11 @@ class ProgressModel:
     def snapshot(self) -> Snapshot:
         with self._lock:
             now = self._clock()
-            phases = tuple(self._phase_snapshot(p, now) for p in range(len(PHASES)))
+            phases = tuple(self._phase_snapshot(phase, totals, now) for phase, totals in self._phases.items())
+            eta, bottleneck = _load_eta(phases)
+            ended = self._state not in (LoadState.PENDING, LoadState.RUNNING)
+            if ended and self._timeline is None:
+                self._timeline = self._timeline_data(now)
             return Snapshot(
                 table=self.table,
                 workers=self.workers,
@@ -354,9 +549,13 @@ class ProgressModel:
                 files_total=len(self._files),
                 bytes_total=self._bytes_total,
                 phases=phases,
-                active=tuple(self._file_snapshot(f, now) for f in self._active.values()),
+                active=tuple(self._file_snapshot(f, now) for f in self._active.values() if f.waiting is None),
                 finished=FinishedFiles(self._finished, len(self._finished)),
-                counts=dict(self._counts),
+                counts=MappingProxyType(dict(self._counts)),
+                waiting=MappingProxyType({reason: n for reason, n in self._waiting.items() if n}),
+                eta=None if ended else eta,
+                bottleneck=None if ended else bottleneck,
+                timeline=self._timeline if ended else None,
             )
 
     def files(self) -> list[FileSnapshot]:
@@ -376,33 +575,55 @@ class ProgressModel:
         self._counts[state] += 1
         f.state = state
 
-    def _complete_unlocked(self, f: _File, phase: Phase) -> None:
-        p = PHASES.index(phase)
-        totals = self._totals[p]
-        totals.bytes_done += f.size - f.done[p]
-        f.done[p] = f.size
-        f.completed[p] = True
+    def _resume(self, f: _File, now: float) -> None:
+        if f.waiting is not None:
+            self._waiting[f.waiting] -= 1
+            self._close_span(f, _KIND["retry" if f.waiting is Wait.RETRY else "wait"], now)
+            f.waiting = None
+
+    def _record(self, phase: Phase, nbytes: int, now: float) -> None:
+        totals = self._phases[phase]
+        totals.bytes_done += nbytes
+        totals.meter.add(now, nbytes)
+        totals.throughput.add(now - (self._started if self._started is not None else now), nbytes)
+
+    def _complete_unlocked(self, f: _File, phase: Phase, now: float) -> None:
+        rest = f.size - f.done.get(phase, 0)
+        f.done[phase] = f.size
+        f.completed += (phase,)
+        totals = self._phases[phase]
+        if rest > 0:
+            self._record(phase, rest, now)
         totals.files_done += 1
+        self._close_span(f, _KIND[phase.value], now)
+
+    def _open_span(self, f: _File, kind: int, now: float) -> None:
+        if f.open_spans is None:
+            f.open_spans = {}
+        f.open_spans.setdefault(kind, now)
+
+    def _close_span(self, f: _File, kind: int, now: float) -> None:
+        start = f.open_spans.pop(kind, None) if f.open_spans else None
+        if start is not None:
+            origin = self._started if self._started is not None else start
+            self._spans.extend((f.index, kind, start - origin, now - origin))
 
     def _elapsed(self, now: float) -> float:
         if self._started is None:
             return 0.0
         return (self._ended if self._ended is not None else now) - self._started
 
-    def _phase_snapshot(self, p: int, now: float) -> PhaseSnapshot:
-        totals = self._totals[p]
-        samples = totals.samples
-        if self._state is LoadState.RUNNING:
-            samples.append((now, totals.bytes_done))
-            while len(samples) > 2 and now - samples[1][0] >= RATE_WINDOW_SECONDS:
-                samples.popleft()
-        rate = 0.0
-        if len(samples) >= 2 and samples[-1][0] > samples[0][0]:
-            rate = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
+    def _phase_snapshot(self, phase: Phase, totals: _PhaseTotals, now: float) -> PhaseSnapshot:
+        running = self._state is LoadState.RUNNING
+        rate = totals.meter.rate(now) if running else 0.0
         remaining = self._bytes_total - totals.bytes_done - totals.bytes_dropped
-        eta = remaining / rate if rate > 0 else (0.0 if remaining <= 0 else None)
+        eta: float | None = None
+        if remaining <= 0:
+            eta = 0.0
+        elif rate > 0 and _warm(totals, self._bytes_total, now):
+            eta = remaining / rate
         return PhaseSnapshot(
-            phase=PHASES[p],
+            phase=phase,
             unit=self.unit,
             files_done=totals.files_done,
             files_total=len(self._files),
@@ -417,7 +638,7 @@ class ProgressModel:
 
     def _file_snapshot(self, f: _File, now: float) -> FileSnapshot:
         phase = _STATE_PHASE.get(f.state)
-        phase_done = f.done[PHASES.index(phase)] if phase else 0
+        phase_done = f.done.get(phase, 0) if phase else 0
         end = f.ended if f.ended is not None else now
         in_phase = end - f.phase_started if phase else 0.0
         return FileSnapshot(
@@ -434,4 +655,38 @@ class ProgressModel:
             rate=phase_done / in_phase if in_phase > 0 else 0.0,
             phase_elapsed=in_phase,
             error=f.error,
+            waiting=f.waiting,
         )
+
+    def _timeline_data(self, now: float) -> TimelineData:
+        per_file: list[list[Span]] = [[] for _ in self._files]
+        spans = self._spans
+        for k in range(0, len(spans), 4):
+            per_file[int(spans[k])].append(Span(SPAN_KINDS[int(spans[k + 1])], spans[k + 2], spans[k + 3]))
+        return TimelineData(
+            table=self.table,
+            unit=self.unit,
+            seconds=self._elapsed(now),
+            names=tuple(f.name for f in self._files),
+            spans=tuple(tuple(sorted(s, key=lambda span: (span.start, span.end))) for s in per_file),
+            throughput=MappingProxyType(
+                {phase: (t.throughput.width, tuple(t.throughput.buckets)) for phase, t in self._phases.items()}
+            ),
+        )
+
+
+def _warm(totals: _PhaseTotals, bytes_total: int, now: float) -> bool:
+    """Whether the phase ran long enough, and far enough, for its rate to predict its end."""
+    started = totals.meter.started
+    if started is None or now - started < WARMUP_SECONDS:
+        return False
+    return bytes_total == 0 or totals.bytes_done >= WARMUP_FRACTION * bytes_total
+
+
+def _load_eta(phases: tuple[PhaseSnapshot, ...]) -> tuple[float | None, Phase | None]:
+    """The load ends when its slowest phase does: the largest phase ETA, if every open phase has one."""
+    open_phases = [p for p in phases if not p.settled and p.bytes_done + p.bytes_dropped < p.bytes_total]
+    if not open_phases or any(p.eta is None for p in open_phases):
+        return None, None
+    slowest = max(open_phases, key=lambda p: p.eta or 0.0)
+    return slowest.eta, slowest.phase

@@ -29,7 +29,7 @@ from .diagnose import needs_a_line, wrong_field_count
 from .errors import describe
 from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
-from .model import FileState, IllegalTransition, Phase, ProgressModel
+from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
 from .parts import Part, split_csv
 from .sessions import SessionPool
 from .sources import SourceFile
@@ -155,6 +155,10 @@ class _Job:
         if self.cancel.is_set():
             raise Cancelled
 
+    def queued(self) -> contextlib.AbstractContextManager[object]:
+        """While the file waits for a free session: shown as waiting, not as work."""
+        return self.model.waiting(self.index, Wait.SESSION)
+
 
 def end_quietly(model: ProgressModel, index: int, state: FileState, rows: int = 0, error: str | None = None) -> None:
     """End a file unless it has ended: the load may have given up on it while it waited on the server."""
@@ -195,6 +199,7 @@ def load_file(
             return None
         job.check()
         if plan.defer_copy:
+            model.wait(index, Wait.STAGED)
             return PendingCopy(index, source, job.target, staged)
         outcome = _copy(job, staged)
         end_quietly(model, index, outcome.state, rows=outcome.rows, error=outcome.error)
@@ -246,7 +251,9 @@ def stage_key(source: Source) -> str:
     return source.key
 
 
-def commit_copies(cursor: Any, items: list[PendingCopy], plan: LoadPlan, cancel: threading.Event) -> list[CopyOutcome]:
+def commit_copies(
+    cursor: Any, items: list[PendingCopy], plan: LoadPlan, model: ProgressModel, cancel: threading.Event
+) -> list[CopyOutcome]:
     """Inside an open transaction: COPY the sources and record them in the ledger.
 
     Raises `Rejected` when a COPY fails, or loads fewer files than were staged, and the caller's
@@ -270,6 +277,7 @@ def commit_copies(cursor: Any, items: list[PendingCopy], plan: LoadPlan, cancel:
         if item.source.key in elsewhere:
             outcomes.append(CopyOutcome(FileState.SKIPPED, error=ALREADY_LOADED_ELSEWHERE))
             continue
+        model.begin(item.index, Phase.COPY)
         outcome = run_copy(cursor, item.statement(plan), item.source)
         if outcome.state is FileState.LOADED and outcome.files != item.staged.parts:
             outcome = CopyOutcome(
@@ -281,6 +289,8 @@ def commit_copies(cursor: Any, items: list[PendingCopy], plan: LoadPlan, cancel:
             if not plan.force and _recorded(cursor, plan, item.source.key):
                 outcome = CopyOutcome(FileState.SKIPPED, error=ALREADY_LOADED_ELSEWHERE)
             raise Rejected(outcome, item)
+        if len(items) > 1:
+            model.wait(item.index, Wait.COMMIT)  # its rows are in, with the others' still to come
         outcomes.append(outcome)
     if len(items) == 1:
         plan.ledger.claim(cursor, keys, plan.attempt)
@@ -431,8 +441,10 @@ def _retrying(job: _Job, step: Callable[[], T]) -> T:
             if attempt >= job.plan.retries:
                 outage.failed(job.index, describe(exc))
                 raise
+            job.model.wait(job.index, Wait.RETRY)
             if job.cancel.wait(job.plan.retry_delay * 2**attempt):
                 raise Cancelled from None
+            job.model.resume(job.index)
             attempt += 1
         else:
             outage.succeeded()
@@ -441,7 +453,7 @@ def _retrying(job: _Job, step: Callable[[], T]) -> T:
 
 def _upload(job: _Job, part: Part, compression: Compression) -> None:
     def put() -> list[dict[str, Any]]:
-        with job.sessions.cursor() as cursor:
+        with job.sessions.cursor(job.queued) as cursor:
             cursor.execute(sql.put(part.path, job.target, compression))
             return _rows(cursor)
 
@@ -459,8 +471,8 @@ def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
     item = PendingCopy(job.index, job.source, job.target, staged)
 
     def copy() -> CopyOutcome:
-        with job.sessions.transaction() as cursor:
-            (outcome,) = commit_copies(cursor, [item], job.plan, job.cancel)
+        with job.sessions.transaction(waiting=job.queued) as cursor:
+            (outcome,) = commit_copies(cursor, [item], job.plan, job.model, job.cancel)
             return outcome
 
     try:

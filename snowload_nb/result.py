@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .model import FileSnapshot, FileState, LoadState
+from .model import FileSnapshot, FileState, LoadState, TimelineData
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .timeline import Timeline
 
 STATUSES = ("loaded", "skipped", "failed", "cancelled")
 
@@ -42,12 +44,20 @@ class LoadResult:
     seconds: float
     state: str  # done, failed or cancelled
     unit: str = "file"  # or "chunk", for a DataFrame
+    _timeline: TimelineData | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(
-        cls, table: str, files: Sequence[FileSnapshot], seconds: float, state: LoadState, unit: str = "file"
+        cls,
+        table: str,
+        files: Sequence[FileSnapshot],
+        seconds: float,
+        state: LoadState,
+        unit: str = "file",
+        timeline: TimelineData | None = None,
     ) -> LoadResult:
-        return cls(table, [FileResult.from_snapshot(f) for f in files], round(seconds, 3), state.value, unit)
+        files_ = [FileResult.from_snapshot(f) for f in files]
+        return cls(table, files_, round(seconds, 3), state.value, unit, timeline)
 
     @property
     def ok(self) -> bool:
@@ -92,11 +102,27 @@ class LoadResult:
         columns = ["path", "status", "rows_loaded", "bytes", "seconds", "error", "staged_bytes"]
         return pd.DataFrame([asdict(f) for f in self.files], columns=columns)
 
+    def timeline(self) -> Timeline:
+        """A picture of the load: each file's compress, upload, copy, retry and waiting spans, and
+        throughput per phase; shows in a notebook, `.to_svg()` and `.save(path)` otherwise."""
+        from .timeline import Timeline
+
+        return Timeline(self._timeline)
+
     def __repr__(self) -> str:
         return f"<LoadResult {self.summary()}>"
 
     def _repr_html_(self) -> str:
+        """The summary and the results table; only the summary when this cell's load record
+        already shows the table (as `%snowload` and a load as a cell's last line do)."""
         from .views import html
+        from .views.cell import record_shown_in_this_cell
 
-        rows = [html.Row(f.path, f.status, f.rows_loaded, f.seconds, f.error) for f in self.files]
+        if record_shown_in_this_cell():
+            return html.summary(self.summary(), self.state)
+        rows = [html.Row(f.path, _word(f.status), f.rows_loaded, f.seconds, f.error) for f in self.files]
         return html.summary(self.summary(), self.state) + html.table(rows)
+
+
+def _word(status: str) -> str:
+    return "already loaded" if status == FileState.SKIPPED.value else status

@@ -44,6 +44,9 @@ def exclusive_use(conn: Any) -> Iterator[None]:
             _in_use.discard(id(conn))
 
 
+Waiting = Callable[[], contextlib.AbstractContextManager[object]]
+
+
 class SessionPool:
     """Lends a cursor to a worker for the span of one step.
 
@@ -71,7 +74,9 @@ class SessionPool:
         """Whether each worker has a session of its own, so a transaction is its alone."""
         return self._factory is not None
 
-    def _take(self) -> Any:
+    def _take(self, waiting: Waiting | None) -> Any:
+        """An idle session, or a new one while fewer are open than workers; else wait for one,
+        inside `waiting()` (the progress says so)."""
         try:
             return self._idle.get_nowait()
         except queue.Empty:
@@ -81,7 +86,8 @@ class SessionPool:
             if may_open:
                 self._can_open -= 1
         if not may_open:
-            return self._idle.get()
+            with waiting() if waiting is not None else contextlib.nullcontext():
+                return self._idle.get()
         assert self._factory is not None
         try:
             session = self._factory()
@@ -94,9 +100,9 @@ class SessionPool:
         return session
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, waiting: Waiting | None = None) -> Iterator[Any]:
         """A cursor in a transaction, committed if the block succeeds, rolled back if it raises."""
-        with self._serial if not self.exclusive else contextlib.nullcontext(), self.cursor() as cursor:
+        with self._serial if not self.exclusive else contextlib.nullcontext(), self.cursor(waiting) as cursor:
             cursor.execute(sql.BEGIN)
             try:
                 yield cursor
@@ -118,8 +124,8 @@ class SessionPool:
         return self._committing > 0
 
     @contextlib.contextmanager
-    def cursor(self) -> Iterator[Any]:
-        session = self._take()
+    def cursor(self, waiting: Waiting | None = None) -> Iterator[Any]:
+        session = self._take(waiting)
         try:
             cursor = session.cursor()
             with self._lock:

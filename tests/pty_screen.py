@@ -13,9 +13,18 @@ import pyte
 
 
 def run_on_screen(
-    argv: list[str], on_screen: Callable[[list[str]], None], columns: int = 150, lines: int = 50
+    argv: list[str],
+    on_screen: Callable[[list[str], int], tuple[int, int] | None],
+    columns: int = 150,
+    lines: int = 50,
 ) -> list[str]:
-    """Feed everything `argv` writes into an emulated screen; call `on_screen` after every read."""
+    """Feed everything `argv` writes into an emulated screen; call `on_screen` after every read
+    with the screen's lines and the cursor's line (lines above it are written whole; a read may
+    end mid-line).
+
+    When `on_screen` returns (columns, lines), the terminal is resized to that, as a user
+    dragging the window does: the emulator's screen changes and the program gets SIGWINCH.
+    """
     screen = pyte.Screen(columns, lines)
     stream = pyte.ByteStream(screen)
     pid, fd = pty.fork()
@@ -32,7 +41,11 @@ def run_on_screen(
             if not data:
                 break
             stream.feed(data)
-            on_screen(list(screen.display))
+            resize = on_screen(list(screen.display), screen.cursor.y)
+            if resize is not None:
+                columns, lines = resize
+                screen.resize(lines=lines, columns=columns)
+                fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)

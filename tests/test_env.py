@@ -34,7 +34,7 @@ def test_the_environment_variable_overrides_auto_only(monkeypatch):
 def test_a_bad_environment_variable_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(env.ENV_VAR, "sparkles")
     with pytest.raises(
-        ValueError, match="SNOWLOAD_PROGRESS must be one of auto, widget, tqdm, log, none; got 'sparkles'"
+        ValueError, match="SNOWLOAD_PROGRESS must be one of auto, widget, html, tqdm, log, none; got 'sparkles'"
     ):
         env.resolve_progress("auto")
 
@@ -62,3 +62,17 @@ def test_a_kernel_shell_or_its_subclass_is_a_kernel(monkeypatch):
     monkeypatch.setattr(IPython, "get_ipython", lambda: ColabShell())
     assert env.in_jupyter_kernel() is True
     assert env.resolve_progress("auto") == "widget"
+
+
+def test_a_kernel_without_ipywidgets_gets_the_html_view(monkeypatch):
+    import sys
+
+    import IPython
+
+    class ZMQInteractiveShell:
+        pass
+
+    monkeypatch.delenv(env.ENV_VAR, raising=False)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: ZMQInteractiveShell())
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` now raises ImportError
+    assert env.resolve_progress("auto") == "html"

@@ -90,7 +90,7 @@ def test_workers_must_be_a_positive_integer(conn, bad):
 
 
 def test_unknown_progress_mode_is_refused(conn):
-    with pytest.raises(ValueError, match="progress must be one of auto, widget, tqdm, log, none"):
+    with pytest.raises(ValueError, match="progress must be one of auto, widget, html, tqdm, log, none"):
         sl.Loader(conn, "T", progress="fancy")
 
 

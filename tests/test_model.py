@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from snowload_nb.model import PHASES, FileState, IllegalTransition, LoadState, Phase, ProgressModel
+from snowload_nb.model import PHASES, FileState, IllegalTransition, LoadState, Phase, ProgressModel, Wait
 
 TERMINAL = [FileState.LOADED, FileState.FAILED, FileState.SKIPPED, FileState.CANCELLED]
 
@@ -114,15 +114,136 @@ def test_an_ended_file_cannot_move_again():
     assert model.snapshot().finished[0].error == "boom"
 
 
-def test_rate_and_eta_come_from_recent_progress():
+def _steady_load(read_every: float, seconds: float = 12.0):
+    """One 1,000,000-byte file compressed at 50 kB/s in uneven writes; snapshots every `read_every` s.
+
+    Returns the snapshots taken at whole seconds.
+    """
+    now = [0.0]
+    model = ProgressModel("T", workers=1, clock=lambda: now[0])
+    i = model.add_file("a.csv", "a.csv", 1_000_000)
+    model.start()
+    model.begin(i, Phase.COMPRESS)
+    writes = [(k * 0.37, 18_500) for k in range(1, 200)]  # 18.5 kB every 0.37 s: 50 kB/s
+    at_seconds = {}
+    t, step = 0.0, 0
+    while t <= seconds + 1e-9:
+        while writes and writes[0][0] <= t + 1e-9:
+            now[0] = writes[0][0]
+            model.advance(i, Phase.COMPRESS, writes.pop(0)[1])
+        now[0] = t
+        snap = model.snapshot()
+        if abs(t - round(t)) < 1e-9:
+            at_seconds[round(t)] = snap.phase(Phase.COMPRESS)
+        step += 1
+        t = step * read_every
+    return at_seconds
+
+
+def test_rates_do_not_depend_on_how_often_snapshots_are_read():
+    slow, fast = _steady_load(1.0), _steady_load(0.01)
+    assert sorted(slow) == sorted(fast) == list(range(13))
+    for second in slow:
+        assert slow[second].rate == pytest.approx(fast[second].rate, rel=1e-9), second
+        assert slow[second].eta == fast[second].eta or slow[second].eta == pytest.approx(fast[second].eta)
+
+
+def test_the_rate_is_smoothed_and_the_eta_waits_for_its_warm_up():
+    phase = _steady_load(0.5)
+    # no ETA in the first seconds, however fast the first writes came
+    assert all(phase[s].eta is None for s in range(3))
+    # then the rate is the stream's own, within the unevenness of its writes, and so is the ETA
+    for second in range(4, 13):
+        assert phase[second].rate == pytest.approx(50_000, rel=0.15), second
+        left = 1_000_000 - phase[second].bytes_done
+        assert phase[second].eta == pytest.approx(left / phase[second].rate)
+
+
+def test_a_rate_decays_while_nothing_is_written_but_reading_never_changes_it():
     now = [0.0]
     model = ProgressModel("T", workers=1, clock=lambda: now[0])
     i = model.add_file("a.csv", "a.csv", 1000)
     model.start()
-    model.begin(i, Phase.COMPRESS)
-    model.snapshot()
+    model.begin(i, Phase.UPLOAD)
     now[0] = 1.0
-    model.advance(i, Phase.COMPRESS, 250)
-    compress = model.snapshot().phase(Phase.COMPRESS)
-    assert compress.rate == pytest.approx(250.0)
-    assert compress.eta == pytest.approx(3.0)
+    model.advance(i, Phase.UPLOAD, 250)
+    assert model.snapshot().phase(Phase.UPLOAD).rate == pytest.approx(250.0)  # the average so far
+    now[0] = 4.0
+    stalled = model.snapshot().phase(Phase.UPLOAD).rate
+    assert 0 < stalled < 250
+    assert model.snapshot().phase(Phase.UPLOAD).rate == stalled
+
+
+def test_waiting_files_are_counted_apart_from_the_ones_being_worked_on():
+    model = ProgressModel("T", workers=4, unit="chunk")
+    chunks = [model.add_file(f"rows {k}", f"DataFrame[{k}]", 100) for k in range(6)]
+    model.start()
+    for k in chunks:
+        model.begin(k, Phase.COMPRESS)
+    for k in chunks[:4]:  # staged, waiting for the all-or-nothing COPY
+        model.begin(k, Phase.UPLOAD)
+        model.complete(k, Phase.COMPRESS)
+        model.complete(k, Phase.UPLOAD)
+        model.wait(k, Wait.STAGED)
+    model.begin(chunks[4], Phase.UPLOAD)
+    model.complete(chunks[4], Phase.COMPRESS)
+    model.wait(chunks[4], Wait.RETRY)  # its upload failed on the network; the next attempt waits
+    snap = model.snapshot()
+    assert [f.index for f in snap.active] == [chunks[5]]
+    assert dict(snap.waiting) == {Wait.STAGED: 4, Wait.RETRY: 1}
+    assert snap.working() == {Phase.COMPRESS: 1, Phase.UPLOAD: 0, Phase.COPY: 0}
+
+    model.begin(chunks[0], Phase.COPY)  # the final COPY takes the first staged chunk
+    model.resume(chunks[4])
+    snap = model.snapshot()
+    assert [(f.index, f.state) for f in snap.active] == [
+        (chunks[0], FileState.COPYING),
+        (chunks[4], FileState.UPLOADING),
+        (chunks[5], FileState.COMPRESSING),
+    ]
+    assert dict(snap.waiting) == {Wait.STAGED: 3}
+
+
+def test_snapshots_cannot_be_changed():
+    model = ProgressModel("T", workers=1)
+    model.add_file("a.csv", "a.csv", 10)
+    model.start()
+    snap = model.snapshot()
+    with pytest.raises(TypeError):
+        snap.counts[FileState.QUEUED] = 5  # type: ignore[index]
+    with pytest.raises(TypeError):
+        snap.waiting[Wait.STAGED] = 1  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        snap.state = LoadState.DONE  # type: ignore[misc]
+    assert snap.counts[FileState.QUEUED] == 1
+
+
+def test_the_timeline_holds_each_files_spans_in_time_order():
+    now = [0.0]
+    model = ProgressModel("T", workers=1, clock=lambda: now[0])
+    i = model.add_file("a.csv", "a.csv", 100)
+    model.start()
+    for phase, t in zip(PHASES, (1.0, 2.0, 3.0), strict=True):
+        now[0] = t
+        model.begin(i, phase)
+        if phase is Phase.UPLOAD:
+            now[0] = 2.2
+            model.wait(i, Wait.RETRY)
+            now[0] = 2.5
+            model.resume(i)
+        now[0] = t + 0.9
+        model.complete(i, phase)
+    model.finish(i, FileState.LOADED, rows=5)
+    now[0] = 4.0
+    model.end()
+    timeline = model.snapshot().timeline
+    assert timeline is not None and timeline.names == ("a.csv",)
+    kinds = [(s.kind, s.start, s.end) for s in timeline.spans[0]]
+    assert kinds == [
+        ("compress", 1.0, 1.9),
+        ("upload", 2.0, 2.9),
+        ("retry", 2.2, 2.5),
+        ("copy", 3.0, 3.9),
+    ]
+    width, buckets = timeline.throughput[Phase.COPY]
+    assert sum(buckets) == 100 and width > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import Counter, defaultdict
@@ -135,8 +136,12 @@ def test_live_widget_from_worker_threads(kernel, small_files):
     assert [(models[b]["value"], models[b]["bar_style"]) for b in aggregates] == [(1.0, "success")] * 3
     assert _foreign_output(messages, cell.msg_id) == []
     assert cell.stdout() == f"{sum(f.rows for f in small_files)}\n"
-    assert "Done:" in final.content["data"]["text/plain"]
-    assert "<table" in final.content["data"]["text/html"]
+    # the record that stays in the cell: static text and HTML, no widget left in it
+    rows = sum(f.rows for f in small_files)
+    record = final.content["data"]
+    assert set(record) == {"text/plain", "text/html"}
+    assert record["text/plain"].startswith(f"Done: {rows:,} rows into LIVE from {len(small_files)} files")
+    assert "<table" in record["text/html"] and "<svg" in record["text/html"]
 
 
 def _copy_started(messages: list[Message]) -> bool:
@@ -222,6 +227,17 @@ def test_the_snowload_magic_mirrors_the_cli(kernel, small_files):
     assert cell.stdout() == f"LoadResult {sum(f.rows for f in small_files[:3])} ['loaded', 'loaded', 'loaded']\n"
     assert _opened(cell.messages, "VBoxModel")  # the same live widget as Loader.load
 
+    # as a cell's last line: one results table in the cell (the record's), the value only sums up
+    shown = kernel.execute(f"%snowload {paths} --table MAGIC --conn conn --workers 2")
+    tables = [
+        m
+        for m in shown.messages
+        if m.msg_type in ("update_display_data", "execute_result") and "<table" in m.content["data"]["text/html"]
+    ]
+    assert [m.msg_type for m in tables] == ["update_display_data"], [m.msg_type for m in shown.messages]
+    value = next(m for m in shown.messages if m.msg_type == "execute_result")
+    assert "already loaded" in value.content["data"]["text/html"]
+
     frame = kernel.execute(
         "import pandas as pd\n"
         "frame = pd.DataFrame({'n': range(1000), 'Name Here': ['x'] * 1000})\n"
@@ -234,3 +250,34 @@ def test_the_snowload_magic_mirrors_the_cli(kernel, small_files):
     bad = kernel.execute("%snowload x.csv --table MAGIC")
     assert bad.reply["status"] == "error"
     assert "--conn VARIABLE, --local, or --connection NAME" in bad.reply["evalue"]
+
+
+def test_without_ipywidgets_html_updates_in_place(kernel, small_files):
+    cell = kernel.execute(
+        "import sys\n"
+        "saved = sys.modules.get('ipywidgets')\n"
+        "sys.modules['ipywidgets'] = None  # import ipywidgets now fails, as where it is missing\n"
+        "try:\n"
+        f"    result = sl.Loader(conn, new_table('NO_WIDGETS'), workers=2).load({_paths(small_files)!r})\n"
+        "finally:\n"
+        "    sys.modules['ipywidgets'] = saved\n"
+        "print(result.rows_loaded)"
+    )
+    assert cell.reply["status"] == "ok", cell.reply
+    rows = sum(f.rows for f in small_files)
+    assert cell.stdout() == f"{rows}\n"
+    messages = cell.messages
+    assert not [m for m in messages if m.msg_type.startswith("comm_")]  # no widget at all
+    (shown,) = [m for m in messages if m.msg_type == "display_data"]
+    display_id = shown.content["transient"]["display_id"]
+    updates = [m for m in messages if m.msg_type == "update_display_data"]
+    assert {m.content["transient"]["display_id"] for m in updates} == {display_id}
+    assert all(m.parent_id == cell.msg_id for m in updates)
+    live, final = updates[:-1], updates[-1]
+    assert any("snowload-live" in m.content["data"]["text/html"] for m in live), "no live update"
+    # at most two a second, by the kernel's send times
+    sent = [m.sent for m in updates]
+    assert all(b - a >= 0.45 for a, b in itertools.pairwise(sent[:-1])), sent
+    assert set(final.content["data"]) == {"text/plain", "text/html"}
+    assert final.content["data"]["text/plain"].startswith(f"Done: {rows:,} rows into NO_WIDGETS")
+    assert "snowload-record" in final.content["data"]["text/html"]

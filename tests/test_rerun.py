@@ -34,7 +34,7 @@ def test_a_second_run_is_skipped_and_every_view_says_already_loaded(conn, table,
     else:
         finished = views[-1]._finished.value
         assert finished.count("already loaded") == len(paths)
-        assert f"0 loaded, {len(paths)} already loaded" in views[-1]._fallback_text
+        assert f"0 loaded, {len(paths)} already loaded" in views[-1].record_text
     assert table_facts(conn, table) == expected_facts([f for f in mixed_files[:4] if f.rows])
 
 

@@ -63,7 +63,7 @@ def test_the_password_appears_nowhere_in_a_python_load(tmp_path, everything_logg
         sl.Loader(conn, "NO_SUCH_TABLE", progress="none").load([str(good.path)])
     texts.append(str(missing.value))
     widget = views[0]
-    texts += [widget._header.value, widget._finished.value, widget._fallback_text, widget._fallback_html]
+    texts += [widget._header.value, widget._finished.value, widget.record_text, widget.record_html]
     texts += [row.detail.value for row in widget._aggregates]
     captured = capsys.readouterr()
     texts += [captured.out, captured.err, *everything_logged]

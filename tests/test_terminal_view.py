@@ -1,7 +1,8 @@
-"""The terminal view, seen on an emulated screen: no bar ever shares or overwrites a line."""
+"""The terminal view, seen on an emulated screen of several sizes: whole figures, one block, no stale lines."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -9,9 +10,17 @@ import pytest
 from pty_screen import run_on_screen
 
 from snowload_nb.demo import generate_files
+from snowload_nb.model import FileState, Phase, ProgressModel, Wait
+from snowload_nb.views.terminal import TerminalView
 
 DRIVER = Path(__file__).parent / "drivers" / "terminal_load.py"
 AGGREGATES = ("Compress", "Upload", "Copy")
+# An aggregate line holds whole fields only: a figure cut short would not match.
+AGGREGATE_LINE = re.compile(
+    r"^(Compress|Upload|Copy) +\d+%\|[ ▏▎▍▌▋▊▉█]*\|"
+    r"( \d+/\d+ files( · [\d,]+\.\d/[\d,]+\.\d MB)?( · [\d,]+\.\d MB/s)?( · ETA \d+:\d\d)?( · [\d,]+ rows)?)?$"
+)
+FILE_LINE = re.compile(r"^  (\S+) +(compress|upload|copy) +(\d+%|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏])")
 
 
 @pytest.fixture(scope="module")
@@ -20,47 +29,98 @@ def many_files(tmp_path_factory):
 
 
 def _is_bar(line: str) -> bool:
-    return "%|" in line
+    return "%|" in line and line.startswith(AGGREGATES)
 
 
-@pytest.mark.parametrize("workers", [1, 2, 3, 10])
-def test_bars_stay_on_their_own_lines(many_files, workers):
+@pytest.mark.parametrize(
+    ("columns", "lines", "workers", "resize_to"),
+    [(80, 24, 3, None), (60, 24, 10, None), (120, 40, 1, None), (120, 40, 4, (70, 24))],
+    ids=["80x24", "60x24", "120x40", "120x40-resized-to-70x24"],
+)
+def test_the_block_fits_the_terminal_and_is_drawn_once(many_files, columns, lines, workers, resize_to):
     slots = min(workers, 8)
-    most_bars = 0
-    file_lines_used: set[int] = set()
-    files_seen: set[str] = set()
-    shared_lines: list[str] = []
-    wrong_place: list[str] = []
+    size = [columns, lines]
+    problems: list[str] = []
+    file_names: set[str] = set()
+    most_file_lines = 0
+    screens = 0
 
-    def check(screen: list[str]) -> None:
-        nonlocal most_bars
-        bars = [n for n, line in enumerate(screen) if _is_bar(line)]
-        most_bars = max(most_bars, len(bars))
-        shared_lines.extend(line for line in screen if line.count("%|") > 1)
-        top = next((n for n, line in enumerate(screen) if line.startswith("Compress")), None)
-        if top is None:
-            return
-        for n in bars:
-            line = screen[n]
-            if line.startswith(AGGREGATES):
-                if n - top != AGGREGATES.index(line.split()[0]):
-                    wrong_place.append(line)
-            else:
-                file_lines_used.add(n - top)
-                files_seen.add(line.split()[0])
+    def check(screen: list[str], cursor: int) -> tuple[int, int] | None:
+        nonlocal most_file_lines, screens
+        screens += 1
+        width = size[0]
+        text = [line.rstrip() for line in screen[:cursor]]  # whole lines: a read may end mid-line
+        for label in AGGREGATES:
+            found = [n for n, line in enumerate(text) if line.startswith(label + " ")]
+            if len(found) > 1:
+                problems.append(f"{len(found)} {label} lines on one screen:\n" + "\n".join(text))
+        # the block, not the summary printed under it at the end, which wraps as any printed line does
+        block = text[: next((n for n, line in enumerate(text) if line.startswith("Done: ")), len(text))]
+        for line in block:
+            if len(line) >= width:
+                problems.append(f"a line as wide as the terminal ({width}): {line!r}")
+            if line.startswith(AGGREGATES) and not AGGREGATE_LINE.match(line):
+                problems.append(f"aggregate line with a cut or missing figure at {width} columns: {line!r}")
+        top = next((n for n, line in enumerate(text) if line.startswith("Compress")), None)
+        if top is not None and top + 3 <= len(text):
+            for offset, label in enumerate(AGGREGATES):
+                if not text[top + offset].startswith(label):
+                    problems.append(f"{label} not on line {top + offset}:\n" + "\n".join(text))
+            rows = [m.group(1) for line in text[top + 3 :] if (m := FILE_LINE.match(line))]
+            most_file_lines = max(most_file_lines, len(rows))
+            file_names.update(rows)
+        if resize_to and screens == 40:
+            size[:] = resize_to
+            return resize_to
+        return None
 
-    final = run_on_screen([sys.executable, str(DRIVER), str(workers), *(str(f.path) for f in many_files)], check)
+    argv = [sys.executable, str(DRIVER), str(workers), *(str(f.path) for f in many_files)]
+    final = [line.rstrip() for line in run_on_screen(argv, check, columns=columns, lines=lines)]
 
-    assert shared_lines == []
-    assert wrong_place == []
-    assert most_bars <= len(AGGREGATES) + slots
-    # file bars only ever sit on the pool's lines, right under the aggregates, and the lines are reused
-    assert file_lines_used and file_lines_used <= set(range(3, 3 + slots))
-    assert len(files_seen) > slots
-    # at the end: the three aggregate bars, full, and nothing unfinished
-    final_bars = [line for line in final if _is_bar(line)]
-    assert [line.split()[0] for line in final_bars] == list(AGGREGATES)
-    assert all("100%" in line for line in final_bars)
+    assert problems == []
+    assert most_file_lines <= slots
+    assert len(file_names) > slots  # lines are handed on from file to file
+    # at the end: the three aggregate bars, full, nothing unfinished, and the true row count
+    assert [line.split()[0] for line in final if _is_bar(line)] == list(AGGREGATES)
+    assert all("100%" in line for line in final if _is_bar(line))
+    assert not [line for line in final if FILE_LINE.match(line)]
     rows = sum(f.rows for f in many_files)
     assert any(f"rows_loaded={rows} in_table={rows}" in line for line in final)
-    assert any(line.startswith(f"Done: {rows:,} rows into T from {len(many_files)} files") for line in final)
+    done = [line for line in final if line.startswith("Done: ")]
+    assert len(done) == 1 and done[0].startswith(f"Done: {rows:,} rows into T from {len(many_files)} files"), final
+
+
+def _chunk_load(chunks: int, staged: int, working: int) -> ProgressModel:
+    model = ProgressModel("T", workers=4, unit="chunk")
+    ids = [model.add_file(f"rows {k * 100 + 1}-{k * 100 + 100}", f"DataFrame[{k}]", 1000) for k in range(chunks)]
+    model.start()
+    for k in ids[:staged]:
+        for phase in (Phase.COMPRESS, Phase.UPLOAD):
+            model.begin(k, phase)
+            model.complete(k, phase)
+        model.wait(k, Wait.STAGED)
+    for k in ids[staged : staged + working]:
+        model.begin(k, Phase.COMPRESS)
+        model.advance(k, Phase.COMPRESS, 300)
+    return model
+
+
+def test_staged_chunks_wait_below_the_rows_being_worked_on():
+    model = _chunk_load(chunks=20, staged=6, working=3)
+    snap = model.snapshot()
+    block = TerminalView(4).lines(snap, 80, 24)
+    working = {f.name for f in snap.active}
+    assert {f.state for f in snap.active} == {FileState.COMPRESSING} and len(working) == 3
+    shown = [line.split(" compress ")[0].strip() for line in block if " compress " in line]
+    assert sorted(shown) == sorted(working)
+    assert not any(" upload " in line or " copy " in line for line in block)
+    assert "  + 6 staged, waiting for the final COPY" in block
+    assert block[0].startswith("3 compressing · 6 staged · 11 queued")
+
+
+def test_more_files_at_work_than_lines_end_with_a_count():
+    model = _chunk_load(chunks=20, staged=0, working=12)
+    block = TerminalView(8).lines(model.snapshot(), 80, 24)
+    rows = [line for line in block if " compress " in line]
+    assert len(rows) == 7
+    assert block[3 + 1 + 7] == "  … and 5 more"

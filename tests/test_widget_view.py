@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from snowload_nb.model import FileState, Phase, ProgressModel
+from snowload_nb.model import FileState, Phase, ProgressModel, Wait
 from snowload_nb.views.widget import WidgetView
 
 
@@ -50,7 +50,7 @@ def test_file_rows_are_recycled_and_never_exceed_the_limit():
     assert view.visible_file_rows == 0  # nothing unfinished left
     assert "cancelled" in view._header.value
     assert [bar.bar_style for bar in _bars(view)] == ["warning", "warning", "warning"]
-    assert view._cancel.disabled
+    assert view._cancel.layout.display == "none"  # a finished load has nothing to cancel
     results = view._finished.value
     assert results.count("<tr>") == files + 1  # every file, plus the header row
     assert "bad row in 57" in results
@@ -73,8 +73,9 @@ def test_a_clean_load_ends_with_full_success_bars_and_the_results_table():
     assert [(bar.value, bar.bar_style) for bar in _bars(view)] == [(1.0, "success")] * 3
     assert "42 rows" in view._aggregates[2].detail.value
     assert "done" in view._header.value
-    assert view._fallback_text.startswith("Done: 42 rows into EVENTS from 1 file (1 loaded)")
-    assert "<td" in view._fallback_html and "a.csv" in view._fallback_html
+    assert view.record_text.startswith("Done: 42 rows into EVENTS from 1 file (1 loaded)")
+    assert "<td" in view.record_html and "a.csv" in view.record_html
+    assert "<svg" in view.record_html  # the timeline
 
 
 def test_unchanged_values_send_nothing():
@@ -106,7 +107,7 @@ def test_file_names_are_escaped_in_the_html():
     model.end()
     view.close(model.snapshot())
     assert "<script>" not in view._finished.value and "&lt;script&gt;" in view._finished.value
-    assert "<img" not in view._fallback_html
+    assert "<img" not in view.record_html
     assert "<b>T</b>" not in view._header.value
 
 
@@ -162,3 +163,56 @@ def test_a_dataframe_load_counts_chunks_not_files():
 
     assert "2 chunks" in view._header.value and "file" not in view._header.value
     assert "loading into EVENTS: 2 chunks" in log.getvalue()
+
+
+def test_the_results_list_files_in_the_order_given_not_the_order_they_ended():
+    view = WidgetView(3, on_cancel=lambda: None, show=False)
+    model = ProgressModel("EVENTS", 3)
+    names = ["first.csv", "second.csv", "third.csv"]
+    ids = [model.add_file(n, f"/d/{n}", 10) for n in names]
+    model.start()
+    for i in reversed(ids):
+        model.finish(i, FileState.LOADED, rows=i + 1)
+    model.end()
+    view.close(model.snapshot())
+    for shown in (view._finished.value, view.record_html, view.record_text):
+        assert [shown.index(n) for n in names] == sorted(shown.index(n) for n in names)
+
+
+def test_rows_show_the_chunks_at_work_and_count_the_staged_ones():
+    model = ProgressModel("EVENTS", 4, unit="chunk")
+    ids = [model.add_file(f"rows {k}", f"DataFrame[{k}]", 1000) for k in range(16)]
+    model.start()
+    for k in ids[:10]:  # staged: waiting for the final COPY
+        for phase in (Phase.COMPRESS, Phase.UPLOAD):
+            model.begin(k, phase)
+            model.complete(k, phase)
+        model.wait(k, Wait.STAGED)
+    for k in ids[10:13]:
+        model.begin(k, Phase.COMPRESS)
+        model.advance(k, Phase.COMPRESS, 500)
+    model.begin(ids[13], Phase.COMPRESS)
+    model.begin(ids[13], Phase.UPLOAD)  # a single-piece upload: no bytes until it ends
+    view = WidgetView(4, on_cancel=lambda: None, show=False)
+    snap = model.snapshot()
+    view.draw(snap)
+
+    shown = {row.name.value: row for row in view._rows if row.box.layout.display != "none"}
+    assert sorted(shown) == sorted(f.name for f in snap.active) == [f"rows {k}" for k in (10, 11, 12, 13)]
+    assert view._waiting.value == "+ 10 staged, waiting for the final COPY"
+    assert view._activity.value.startswith("3 compressing · 1 uploading · 10 staged · 2 queued")
+    uploading = shown["rows 13"]
+    assert uploading.bar.layout.visibility == "hidden"  # no bar stuck at 0%: a turning mark and seconds
+    assert uploading.detail.value[0] in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏" and uploading.detail.value.endswith(" s")
+
+
+def test_more_files_at_work_than_rows_end_with_a_count():
+    model = ProgressModel("EVENTS", 12)
+    ids = [model.add_file(f"f{k}.csv", f"/d/f{k}.csv", 1000) for k in range(12)]
+    model.start()
+    for k in ids:
+        model.begin(k, Phase.COMPRESS)
+    view = WidgetView(8, on_cancel=lambda: None, show=False)
+    view.draw(model.snapshot())
+    assert view.visible_file_rows == 7
+    assert view._more.value == "… and 5 more"

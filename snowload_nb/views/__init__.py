@@ -1,10 +1,11 @@
-"""Views draw snapshots of the progress model: a widget, terminal bars, log lines, or nothing."""
+"""Views draw snapshots of the progress model: a widget, HTML, terminal bars, log lines, or nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
 
+from ..env import in_jupyter_kernel
 from ..model import Snapshot
 
 
@@ -36,6 +37,11 @@ def make_view(mode: str, workers: int, on_cancel: Callable[[], None], background
         from .widget import WidgetView
 
         return WidgetView(workers, on_cancel=on_cancel, background=background)
+    if mode == "html" or (mode == "tqdm" and in_jupyter_kernel()):
+        # A kernel's stderr is no terminal: cursor moves would print as garbage there.
+        from .htmlview import HtmlView
+
+        return HtmlView(workers)
     if mode == "tqdm":
         from .terminal import TerminalView
 

@@ -61,8 +61,9 @@ class LogView:
     @staticmethod
     def _progress_line(snapshot: Snapshot) -> str:
         parts = [f"{phase.phase.label}: {text.phase_line(phase)}" for phase in snapshot.phases]
+        parts.append(text.activity_line(snapshot))  # what the workers do, and the load's ETA
         copy = snapshot.phase(Phase.COPY)
-        return f"{copy.fraction:4.0%} {text.duration(snapshot.elapsed)} | " + " | ".join(parts)
+        return f"{copy.fraction:4.0%} {text.duration(snapshot.elapsed)} | " + " | ".join(p for p in parts if p)
 
     def _write(self, line: str) -> None:
         stamp = time.strftime("%H:%M:%S")

@@ -1,109 +1,157 @@
-"""The terminal view: three aggregate tqdm bars on fixed lines, and a pool of per-file lines.
+"""The terminal view: one block of lines, redrawn in place, that fits the terminal at every redraw.
 
-The original defect was several threads closing and recreating one shared bar. Here only the
-refresher thread (and the final draw, after it stopped) touches a bar, every file bar sits on a
-line taken from a fixed pool, and the line goes back to the pool when the file ends.
+Only the refresher thread (and the final draw, after it stopped) writes. Each redraw moves the
+cursor back to the block's first line, erases to the end of the screen and writes the block
+again, every line cut to the terminal's width by dropping whole fields, never mid-figure. The
+width is read at each redraw, so a resize takes effect within one refresh; when the terminal
+got narrower, the old block's lines may have been re-wrapped by the terminal, so the cursor goes
+up by as many rows as they take at the new width.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
-import tqdm.auto
-import tqdm.autonotebook
-import tqdm.std
-
-from ..model import PHASES, FileSnapshot, FileState, Snapshot
+from ..model import FileSnapshot, FileState, Snapshot
 from . import text
 
 MAX_FILE_LINES = 8
-_RESOLUTION = 1000  # bars count thousandths: our own fractions, not tqdm's byte arithmetic
-_AGGREGATE_FORMAT = "{desc:<8} {percentage:3.0f}%|{bar:30}| {detail}"
-_FILE_FORMAT = "  {desc} {percentage:3.0f}%|{bar:20}| {detail}"
-
-
-class _Bar(tqdm.auto.tqdm):  # type: ignore[misc,valid-type]
-    """A bar whose right-hand text is ours ({detail}), not tqdm's own counts and rates."""
-
-    # tqdm's monitor thread would redraw bars from a thread of its own; only we draw.
-    monitor_interval = 0
-    detail = ""
-
-    @property
-    def format_dict(self) -> dict[str, Any]:
-        return {**super().format_dict, "detail": self.detail}
+_LABEL = 8  # "Compress"
+_BAR_MAX, _BAR_MIN = 30, 10
+_FILE_BAR_MAX, _FILE_BAR_MIN = 20, 8
+_NAME_MAX, _NAME_FAIR, _NAME_MIN = 28, 18, 10
+_PULSE = "▒▒▒▒"
+_EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
 class TerminalView:
-    """tqdm bars on stderr, redrawn from snapshots."""
+    """Aggregate bars, one line per file being worked on, and what the workers are doing."""
 
     refresh_interval = 0.1
 
     def __init__(self, workers: int, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stderr
-        # In a notebook tqdm.auto draws widgets, which must be created on the calling thread;
-        # there only the aggregate bars (made here) are shown.
-        in_notebook = tqdm.autonotebook.tqdm is not tqdm.std.tqdm
-        self._slots = 0 if in_notebook else min(workers, MAX_FILE_LINES)
-        self._free_lines = list(range(len(PHASES), len(PHASES) + self._slots))
-        self._file_bars: dict[int, tuple[Any, int]] = {}  # file index -> (bar, line)
-        self._aggregates = [self._bar(phase.label, position, leave=True) for position, phase in enumerate(PHASES)]
-
-    def _bar(self, desc: str, position: int, leave: bool, file_line: bool = False) -> Any:
-        return _Bar(
-            total=_RESOLUTION,
-            desc=desc,
-            position=position,
-            leave=leave,
-            file=self._stream,
-            bar_format=_FILE_FORMAT if file_line else _AGGREGATE_FORMAT,
-            dynamic_ncols=True,
-            mininterval=0,
-            smoothing=0,
-        )
+        self._slots = min(workers, MAX_FILE_LINES)
+        self._drawn: list[str] = []  # the lines on screen now
+        self._drawn_width = 0
 
     def draw(self, snapshot: Snapshot) -> None:
-        self._draw_aggregates(snapshot, running=True)
-        self._draw_files(snapshot.active[: self._slots])
+        self._paint(self.lines(snapshot, *self._size()))
 
     def close(self, snapshot: Snapshot) -> None:
-        self._draw_files(())
-        self._draw_aggregates(snapshot, running=False)
-        for bar in self._aggregates:
-            bar.close()
-        self._stream.write(self.summary(snapshot))
-        self._stream.flush()
+        self._paint(self.final_lines(snapshot, self._size()[0]))
+        self._drawn = []
 
     @staticmethod
     def summary(snapshot: Snapshot) -> str:
         failures = [f"  {text.finished_line(f)}" for f in snapshot.finished if f.state is FileState.FAILED]
         return "\n".join([text.summary_line(snapshot), *failures]) + "\n"
 
-    def _draw_aggregates(self, snapshot: Snapshot, running: bool) -> None:
-        for bar, phase in zip(self._aggregates, snapshot.phases, strict=True):
-            bar.n = round(phase.fraction * _RESOLUTION)
-            bar.detail = text.phase_line(phase, running=running)
-            bar.refresh()
+    def lines(self, s: Snapshot, columns: int, rows: int = 24) -> list[str]:
+        """The running block for a terminal of `columns` x `rows`."""
+        width = max(20, columns - 1)  # the last column would wrap on some terminals
+        out = [text.activity_line(s, width) or "starting…"]
+        out += _aggregates(s, width, running=True)
+        slots = max(1, min(self._slots, rows - 7))
+        active = s.active
+        shown = active if len(active) <= slots else active[: slots - 1]
+        out += _file_lines(shown, width)
+        if len(shown) < len(active):
+            out.append("  " + text.more_line(len(active) - len(shown)))
+        waiting = text.waiting_line(s, width - 2)
+        if waiting:
+            out.append("  " + waiting)
+        return out
 
-    def _draw_files(self, active: tuple[FileSnapshot, ...]) -> None:
-        shown = {f.index: f for f in active}
-        for index in [i for i in self._file_bars if i not in shown]:
-            bar, line = self._file_bars.pop(index)
-            bar.close()
-            self._free_lines.append(line)
-        for f in active:
-            if f.index not in self._file_bars:
-                self._free_lines.sort()
-                line = self._free_lines.pop(0)
-                self._file_bars[f.index] = (self._bar("", line, leave=False, file_line=True), line)
-            bar, _ = self._file_bars[f.index]
-            phase = f.phase.value if f.phase else f.state.value
-            bar.set_description_str(f"{_fit(f.name, 28)} {phase:<8}", refresh=False)
-            bar.n = round(f.phase_fraction * _RESOLUTION)
-            bar.detail = text.file_progress(f)
-            bar.refresh()
+    def final_lines(self, s: Snapshot, columns: int) -> list[str]:
+        width = max(20, columns - 1)
+        return _aggregates(s, width, running=False) + self.summary(s).rstrip("\n").split("\n")
+
+    def _size(self) -> tuple[int, int]:
+        try:
+            size = os.get_terminal_size(self._stream.fileno())
+            return size.columns, size.lines
+        except (AttributeError, OSError, ValueError):
+            try:
+                return int(os.environ.get("COLUMNS", "")), int(os.environ.get("LINES", "24") or 24)
+            except ValueError:
+                return 80, 24
+
+    def _paint(self, lines: list[str]) -> None:
+        width = self._size()[0]
+        up = len(self._drawn)
+        if self._drawn and width < self._drawn_width:
+            up = sum(max(1, math.ceil(len(line) / width)) for line in self._drawn)
+        cursor = f"\r\x1b[{up}A" if up else "\r"
+        # "\r" before each line: a stream that is no tty (an emulator fed directly) gets no CR for LF
+        self._stream.write(cursor + "\x1b[J" + "".join("\r" + line + "\n" for line in lines))
+        self._stream.flush()
+        self._drawn = lines
+        self._drawn_width = width
 
 
-def _fit(name: str, width: int) -> str:
-    return name.ljust(width) if len(name) <= width else name[: width - 1] + "…"
+def _bar(fraction: float, width: int) -> str:
+    filled = max(0.0, min(1.0, fraction)) * width
+    full = int(filled)
+    bar = "█" * full
+    if full < width:
+        bar += _EIGHTHS[int((filled - full) * 8)]
+    return bar.ljust(width)
+
+
+def _pulse(seconds: float, width: int) -> str:
+    """An indeterminate bar: a block that travels with the seconds spent."""
+    n = len(_PULSE)
+    at = int(seconds * 8) % (width + n) - n  # where the block's left end is; off the bar at first
+    return "".join(_PULSE[0] if at <= i < at + n else " " for i in range(width))
+
+
+def _aggregates(s: Snapshot, width: int, running: bool) -> list[str]:
+    """The three phase lines, their bars one width so they read as a column."""
+    heads = [f"{p.phase.label:<{_LABEL}} {p.fraction * 100:3.0f}%" for p in s.phases]
+    room = width - len(heads[0]) - 3  # "|" bar "| "
+    if room < _BAR_MIN:
+        return [head[:width] for head in heads]
+    details = [text.phase_line(p, running=running, width=room - _BAR_MIN) for p in s.phases]
+    bar_width = max(_BAR_MIN, min(_BAR_MAX, room - max(map(len, details))))
+    details = [text.phase_line(p, running=running, width=room - bar_width) for p in s.phases]
+    return [
+        f"{head}|{_bar(p.fraction, bar_width)}| {detail}".rstrip()
+        for head, p, detail in zip(heads, s.phases, details, strict=True)
+    ]
+
+
+def _file_lines(files: tuple[FileSnapshot, ...], width: int) -> list[str]:
+    """One line per file, names and bars one width: narrower bars first, then shorter names,
+    then fewer figures."""
+    if not files:
+        return []
+    room = width - (2 + 1 + 8 + 1 + 4 + 3)  # indent, gaps, phase, percent, bar edges
+    names = min(_NAME_MAX, max(len(f.name) for f in files))
+    # figures give way (the rate first) before a name is cut below _NAME_FAIR
+    budget = room - _FILE_BAR_MIN - min(names, _NAME_FAIR)
+    details = [_fit_detail(text.file_progress(f), budget) for f in files]
+    longest = max(map(len, details))
+    name_width = max(_NAME_MIN, min(names, room - _FILE_BAR_MIN - longest))
+    bar_width = max(_FILE_BAR_MIN, min(_FILE_BAR_MAX, room - name_width - longest))
+    lines = []
+    for f, detail in zip(files, details, strict=True):
+        phase = f.phase.value if f.phase else f.state.value
+        if text.has_byte_progress(f):
+            mark, bar = f"{f.phase_fraction * 100:3.0f}%", _bar(f.phase_fraction, bar_width)
+        else:
+            mark, bar = f"   {text.spinner(f.phase_elapsed)}", _pulse(f.phase_elapsed, bar_width)
+        head = f"  {text.shorten(f.name, name_width):<{name_width}} {phase:<8} {mark}"
+        left = room - name_width - bar_width
+        if left < 4:  # too narrow for a bar: name, phase and figures only
+            lines.append(f"{head} {_fit_detail(detail, width - len(head) - 1)}".rstrip())
+        else:
+            lines.append(f"{head}|{bar}| {_fit_detail(detail, left)}".rstrip())
+    return lines
+
+
+def _fit_detail(detail: str, width: int) -> str:
+    return text.fit(detail.split(" · "), width, drop=("MB/s", " s"))

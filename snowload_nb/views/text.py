@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from ..model import FileSnapshot, FileState, LoadState, Phase, PhaseSnapshot, Snapshot
+from ..model import PHASES, FileSnapshot, FileState, LoadState, Phase, PhaseSnapshot, Snapshot, Wait
 
 MB = 1_000_000
 OUTCOMES = {
@@ -24,6 +24,13 @@ def size(n: int) -> str:
     if n < 1000 * MB:
         return f"{n / MB:.1f} MB"
     return f"{n / (1000 * MB):.2f} GB"
+
+
+def size_pair(done: int, total: int) -> str:
+    """ "3.1/7.3 MB": one unit when both sizes share it."""
+    a, b = size(done), size(total)
+    unit_a, unit_b = a.rsplit(" ", 1)[1], b.rsplit(" ", 1)[1]
+    return f"{a.rsplit(' ', 1)[0]}/{b}" if unit_a == unit_b else f"{a}/{b}"
 
 
 def rate(bytes_per_second: float) -> str:
@@ -48,17 +55,110 @@ def duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def phase_line(p: PhaseSnapshot, running: bool = True) -> str:
-    """ "3/12 files · 40.1/120.0 MB · 85.3 MB/s · ETA 0:01", and rows for Copy."""
-    parts = [
+def phase_fields(p: PhaseSnapshot, running: bool = True) -> list[str]:
+    """The figures of an aggregate line, in the order shown: files, MB, rate, ETA, and rows for Copy."""
+    fields = [
         f"{p.files_done}/{p.files_total} {p.unit}s",
         f"{p.bytes_done / MB:,.1f}/{p.bytes_total / MB:,.1f} MB",
     ]
     if running and not p.settled:
-        parts += [rate(p.rate), f"ETA {duration(p.eta)}"]
+        fields.append(rate(p.rate))
+        if p.eta is not None:
+            fields.append(f"ETA {duration(p.eta)}")
     if p.phase is Phase.COPY:
-        parts.append(f"{p.rows:,} rows")
-    return " · ".join(parts)
+        fields.append(f"{p.rows:,} rows")
+    return fields
+
+
+# Dropped first when a line is too narrow: the ETA, then the rate, then the MB figures.
+_DROP_ORDER = ("ETA ", "MB/s", " MB")
+
+
+def phase_line(p: PhaseSnapshot, running: bool = True, width: int | None = None) -> str:
+    """ "3/12 files · 40.1/120.0 MB · 85.3 MB/s · ETA 0:01", and rows for Copy; within `width`
+    by dropping whole fields, never by cutting a figure."""
+    return fit(phase_fields(p, running), width)
+
+
+def fit(fields: Sequence[str], width: int | None, drop: Sequence[str] = _DROP_ORDER) -> str:
+    """Fields joined by " · ", dropping whole ones (the first of `drop` that matches, in turn,
+    then from the end) until the line fits `width`."""
+    kept = list(fields)
+    line = " · ".join(kept)
+    if width is None:
+        return line
+    for marker in drop:
+        if len(line) <= width:
+            return line
+        kept = [f for f in kept if not f.startswith(marker) and not f.endswith(marker)]
+        line = " · ".join(kept)
+    while len(line) > width and len(kept) > 1:
+        kept.pop()
+        line = " · ".join(kept)
+    return line if len(line) <= width else ""
+
+
+def activity(s: Snapshot) -> list[str]:
+    """What the workers are doing: "3 compressing", "4 uploading", "2 retrying", "12 queued", …"""
+    working = s.working()
+    fields = [f"{working[p]} {_ING[p]}" for p in PHASES if working[p]]
+    fields += [f"{n} {_WAIT_SHORT[reason]}" for reason, n in s.waiting.items() if n]
+    if s.counts.get(FileState.QUEUED):
+        fields.append(f"{s.counts[FileState.QUEUED]:,} queued")
+    for state in (FileState.LOADED, FileState.SKIPPED, FileState.FAILED, FileState.CANCELLED):
+        if s.counts.get(state):
+            fields.append(f"{s.counts[state]:,} {status_word(state)}")
+    return fields
+
+
+def activity_line(s: Snapshot, width: int | None = None) -> str:
+    """The activity, then the load's ETA (its bottleneck phase's) once it means something."""
+    fields = activity(s)
+    if s.eta is not None:
+        fields.append(f"ETA {duration(s.eta)}")
+    return fit(fields, width, drop=("ETA ",))
+
+
+_ING = {Phase.COMPRESS: "compressing", Phase.UPLOAD: "uploading", Phase.COPY: "copying"}
+_WAIT_SHORT = {
+    Wait.SESSION: "waiting for a session",
+    Wait.RETRY: "retrying",
+    Wait.STAGED: "staged",
+    Wait.COMMIT: "awaiting commit",
+}
+
+
+def waiting_line(s: Snapshot, width: int | None = None) -> str:
+    """ "+ 6 staged, waiting for the final COPY · 2 retrying", or "" when nothing waits."""
+    parts = [f"{n:,} {reason.words}" for reason, n in s.waiting.items() if n]
+    line = fit(parts, None if width is None else width - 2, drop=())
+    return f"+ {line}" if line else ""
+
+
+def more_line(hidden: int) -> str:
+    return f"… and {hidden:,} more"
+
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def spinner(seconds: float) -> str:
+    """An activity mark that turns with the seconds spent, so a row that moves no bytes still moves."""
+    return SPINNER[int(seconds * 10) % len(SPINNER)]
+
+
+def shorten(name: str, width: int) -> str:
+    """`name` in at most `width` characters, cut in the middle so its end and extension stay."""
+    if len(name) <= width:
+        return name
+    if width <= 1:
+        return name[:width]
+    tail = max(1, (width - 1) // 2)
+    dot = name.rfind(".")
+    if dot > 0 and len(name) - dot < width - 2:
+        tail = max(tail, len(name) - dot + 2)
+    head = width - 1 - tail
+    return name[:head] + "…" + name[len(name) - tail :]
 
 
 def header_line(s: Snapshot) -> str:
@@ -73,11 +173,19 @@ def status_word(state: FileState) -> str:
     return "already loaded" if state is FileState.SKIPPED else state.value
 
 
+def has_byte_progress(f: FileSnapshot) -> bool:
+    """Whether the row can show a fraction: compress always; upload and copy once bytes are reported."""
+    return f.phase is Phase.COMPRESS or f.phase_bytes_done > 0
+
+
 def file_progress(f: FileSnapshot) -> str:
-    if f.phase_bytes_done == 0 and f.phase is not Phase.COMPRESS:
-        # an upload or a COPY of one piece reports nothing until it ends: say how long it has run
-        return f"{size(f.size)} · {f.phase_elapsed:.1f} s"
-    return f"{size(f.phase_bytes_done)}/{size(f.size)} · {rate(f.rate)}"
+    """The figures of a file row. An upload or COPY of one piece reports no bytes until it ends:
+    the row then says how long it has run, with a turning mark, instead of sitting at 0%."""
+    if f.phase is Phase.COMPRESS:
+        return f"{size_pair(f.phase_bytes_done, f.size)} · {rate(f.rate)}"
+    if f.phase_bytes_done > 0:
+        return f"{size_pair(f.phase_bytes_done, f.size)} · {f.phase_elapsed:.1f} s"
+    return f"{size(f.size)} · {f.phase_elapsed:.1f} s"
 
 
 def finished_line(f: FileSnapshot) -> str:

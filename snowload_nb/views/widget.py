@@ -1,9 +1,10 @@
-"""The notebook view: one ipywidgets VBox, built and displayed on the calling thread.
+"""The notebook view: one ipywidgets VBox while the load runs, a static HTML record once it ends.
 
-Only the refresher thread (and the final draw) sets widget state, and only when a value
-changed, so the comm traffic is bounded by the refresh rate whatever the number of files.
-Nothing here prints or calls display() after construction except the final update of the
-same display, which carries the text/plain and text/html record of the outcome.
+Built and displayed on the calling thread. Only the refresher thread (and the final draw) sets
+widget state, and only when a value changed, so the comm traffic is bounded by the refresh rate
+whatever the number of files. When the load ends, the same display is replaced by the record
+(text/html and text/plain, no widget MIME type), so the saved notebook reads right where no
+widget runs; the widgets are then closed.
 """
 
 from __future__ import annotations
@@ -14,20 +15,13 @@ from typing import Any
 import ipywidgets as w
 
 from ..env import in_jupyter_kernel
-from ..model import PHASES, FileSnapshot, FileState, LoadState, Phase, PhaseSnapshot, Snapshot
+from ..model import PHASES, FileSnapshot, LoadState, Phase, PhaseSnapshot, Snapshot
 from . import html, text
+from .cell import CellDisplay
 
 MIN_FILE_ROWS = 8
 RECENT_FINISHED = 100  # while running, the finished list shows the latest ones only
 _BAR_STEPS = 1000  # bar values are rounded to this many steps: no message for invisible change
-
-_STATE_COLOURS = {
-    LoadState.PENDING: "#1565c0",
-    LoadState.RUNNING: "#1565c0",
-    LoadState.DONE: "#2e7d32",
-    LoadState.FAILED: "#c62828",
-    LoadState.CANCELLED: "#ef6c00",
-}
 
 
 def _assign(widget: Any, **values: Any) -> None:
@@ -60,7 +54,11 @@ class _AggregateRow:
 
 
 class _FileRow:
-    """A reusable line for one active file; hidden while no file holds it."""
+    """A reusable line for one file at work; hidden while no file holds it.
+
+    An upload or COPY that reports no bytes hides its bar and shows a turning mark and the
+    seconds it has run, instead of a bar stuck at 0%.
+    """
 
     def __init__(self) -> None:
         self.name = w.Label("", layout=w.Layout(width="220px"))
@@ -72,8 +70,21 @@ class _FileRow:
     def show(self, f: FileSnapshot) -> None:
         _assign(self.name, value=f.name, tooltip=f.path)
         _assign(self.phase, value=f.phase.value if f.phase else f.state.value)
-        _assign(self.bar, value=_fraction(f.phase_fraction))
-        _assign(self.detail, value=text.file_progress(f))
+        if text.has_byte_progress(f):
+            _assign(self.bar, value=_fraction(f.phase_fraction))
+            _assign(self.bar.layout, visibility="visible")
+            _assign(self.detail, value=text.file_progress(f))
+        else:
+            _assign(self.bar.layout, visibility="hidden")
+            _assign(self.detail, value=f"{text.spinner(f.phase_elapsed)} {text.file_progress(f)}")
+        _assign(self.box.layout, display="flex")
+
+    def show_text(self, value: str) -> None:
+        """The last row as a note: "… and K more"."""
+        _assign(self.name, value=value, tooltip="")
+        _assign(self.phase, value="")
+        _assign(self.bar.layout, visibility="hidden")
+        _assign(self.detail, value="")
         _assign(self.box.layout, display="flex")
 
     def hide(self) -> None:
@@ -81,7 +92,7 @@ class _FileRow:
 
 
 class WidgetView:
-    """Header, three aggregate bars, a pool of file rows and the list of finished files."""
+    """Header, what the workers do, three aggregate bars, a pool of file rows, and the finished files."""
 
     refresh_interval = 0.2
 
@@ -89,6 +100,7 @@ class WidgetView:
         self, workers: int, on_cancel: Callable[[], None], background: bool = False, show: bool = True
     ) -> None:
         self._header = w.HTML("")
+        self._activity = w.Label("")
         self._cancel = w.Button(
             description="Cancel",
             icon="stop",
@@ -100,21 +112,26 @@ class WidgetView:
         self._aggregates = [_AggregateRow(phase) for phase in PHASES]
         self._rows = [_FileRow() for _ in range(max(workers, MIN_FILE_ROWS))]
         self._holder: dict[int, _FileRow] = {}  # file index -> its row
+        self._more = w.Label("")
+        self._waiting = w.Label("")
         self._finished = w.HTML("")
         self._finished_drawn = -1
         self.box = w.VBox(
             [
                 w.HBox([self._header, self._cancel], layout=w.Layout(justify_content="space-between")),
+                self._activity,
                 *(row.box for row in self._aggregates),
                 w.VBox([row.box for row in self._rows]),
+                self._more,
+                self._waiting,
                 self._finished,
             ]
         )
-        self._fallback_text = "snowload_nb: loading…"
-        self._fallback_html = html.summary(self._fallback_text, "running")
+        self.record_html = ""
+        self.record_text = ""
         # Outside a kernel (a script forcing progress="widget", a benchmark) the widgets are built
         # and updated but shown nowhere: display() there would print their repr.
-        self._cell = _CellDisplay(_Display(self)) if show and in_jupyter_kernel() else None
+        self._cell = CellDisplay(_Live(self)) if show and in_jupyter_kernel() else None
 
     @property
     def visible_file_rows(self) -> int:
@@ -125,89 +142,67 @@ class WidgetView:
         return len(self._rows)
 
     def draw(self, snapshot: Snapshot) -> None:
-        self._draw_header(snapshot)
+        _assign(self._header, value=html.header(snapshot))
+        _assign(self._activity, value=text.activity_line(snapshot))
         for row, phase in zip(self._aggregates, snapshot.phases, strict=True):
             row.draw(phase, running=True)
         self._draw_files(snapshot.active)
+        _assign(self._waiting, value=text.waiting_line(snapshot))
         self._draw_recent(snapshot)
 
     def close(self, snapshot: Snapshot) -> None:
-        self._draw_header(snapshot)
+        _assign(self._header, value=html.header(snapshot))
+        _assign(self._activity, value="")
         for row, phase in zip(self._aggregates, snapshot.phases, strict=True):
             row.draw(phase, running=False)
             row.end(phase, snapshot.state)
         self._draw_files(())
-        _assign(self._cancel, disabled=True)
-        rows = [_row(f) for f in snapshot.finished]
-        summary = text.summary_line(snapshot)
+        _assign(self._waiting, value="")
+        _assign(self._cancel.layout, display="none")  # nothing left to cancel
+        self.record_html, self.record_text = html.record_parts(snapshot)
+        rows = [html.row_of(f) for f in sorted(snapshot.finished, key=lambda f: f.index)]  # in the order given
         _assign(self._finished, value=html.scrollable(html.table(rows, title="Results"), max_height_px=320))
-        self._fallback_text = summary + "\n" + html.plain_table(rows[-html.MAX_ROWS :])
-        self._fallback_html = html.summary(summary, snapshot.state.value) + html.table(rows)
         if self._cell is not None:
-            self._cell.update(_Display(self))
+            self._cell.show_record(self.record_html, self.record_text)
+            for widget in self._widgets():  # the record replaced them: free the front end's models
+                widget.close()
 
-    def _draw_header(self, s: Snapshot) -> None:
-        colour = _STATE_COLOURS[s.state]
-        value = (
-            f"<b>{html.escape(s.table)}</b> · {text.plural(s.files_total, s.unit)} · {text.size(s.bytes_total)} · "
-            f"{text.plural(s.workers, 'worker')} · {text.duration(s.elapsed)} · "
-            f"<b style='color:{colour}'>{s.state.value}</b>"
-        )
-        _assign(self._header, value=value)
+    def _widgets(self) -> list[w.Widget]:
+        found: list[w.Widget] = []
+        stack: list[w.Widget] = [self.box]
+        while stack:
+            widget = stack.pop()
+            found.append(widget)
+            stack.extend(getattr(widget, "children", ()))
+            stack.extend(w for w in (getattr(widget, "layout", None), getattr(widget, "style", None)) if w is not None)
+        return found
 
     def _draw_files(self, active: tuple[FileSnapshot, ...]) -> None:
-        shown = {f.index: f for f in active[: len(self._rows)]}
-        for index in [i for i in self._holder if i not in shown]:
+        limit = len(self._rows)
+        shown = active if len(active) <= limit else active[: limit - 1]
+        wanted = {f.index: f for f in shown}
+        for index in [i for i in self._holder if i not in wanted]:
             self._holder.pop(index).hide()
         free = [row for row in self._rows if row not in self._holder.values()]
-        for f in shown.values():
+        for f in shown:
             row = self._holder.get(f.index)
             if row is None:
                 row = self._holder[f.index] = free.pop(0)
             row.show(f)
+        _assign(self._more, value=text.more_line(len(active) - len(shown)) if len(shown) < len(active) else "")
 
     def _draw_recent(self, s: Snapshot) -> None:
         count = len(s.finished)
         if count == self._finished_drawn or count == 0:
             return
         self._finished_drawn = count
-        recent = [_row(f) for f in s.finished[-RECENT_FINISHED:]]
+        recent = [html.row_of(f) for f in s.finished[-RECENT_FINISHED:]]
         _assign(self._finished, value=html.scrollable(html.table(recent, total=count, title=f"Finished ({count})")))
 
 
-class _CellDisplay:
-    """A display in the cell that made it, updatable from any thread and still landing there.
-
-    ipykernel 7 keeps the cell's parent header per context, ipykernel 6 only globally: a plain
-    update from a background job would be filed under whichever cell runs at that moment. So the
-    parent is read here, on the calling thread, and the update is sent with it explicitly.
-    """
-
-    def __init__(self, obj: Any) -> None:
-        from IPython import get_ipython
-        from IPython.display import display
-
-        self._handle = display(obj, display_id=True)
-        shell = get_ipython()
-        self._publisher = getattr(shell, "display_pub", None)
-        self._parent = dict(getattr(self._publisher, "parent_header", None) or {})
-
-    def update(self, obj: Any) -> None:
-        publisher = self._publisher
-        session = getattr(publisher, "session", None)
-        if self._handle is None:
-            return
-        if session is None or not self._parent:
-            self._handle.update(obj)
-            return
-        transient = {"display_id": self._handle.display_id}
-        content = {"data": obj._repr_mimebundle_(), "metadata": {}, "transient": transient}
-        message = session.msg("update_display_data", content, parent=self._parent)
-        session.send(publisher.pub_socket, message, ident=publisher.topic)  # type: ignore[union-attr]
-
-
-class _Display:
-    """What display() shows: the live widget, with text and HTML records for where no widget runs."""
+class _Live:
+    """What display() shows while the load runs: the widget, with a text and HTML stand-in for
+    front ends that cannot show it."""
 
     def __init__(self, view: WidgetView) -> None:
         self._view = view
@@ -219,12 +214,6 @@ class _Display:
                 "version_minor": 0,
                 "model_id": self._view.box.model_id,
             },
-            "text/plain": self._view._fallback_text,
-            "text/html": self._view._fallback_html,
+            "text/plain": "snowload_nb: loading…",
+            "text/html": html.summary("snowload_nb: loading…", "running"),
         }
-
-
-def _row(f: FileSnapshot) -> html.Row:
-    status = text.status_word(f.state)
-    error = None if f.state is FileState.SKIPPED else f.error
-    return html.Row(f.name, status, f.rows, f.elapsed, error)
