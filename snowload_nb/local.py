@@ -79,16 +79,20 @@ def _cloud_probe_setting() -> dict[str, float]:
     return {name: 0.0} if name in DEFAULT_CONFIGURATION else {}
 
 
-def _client_settings() -> dict[str, Any]:
-    """What this environment's connector needs said to be quiet against the embedded server."""
+def _for_this_connector(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` with what this environment's connector needs to be quiet against the embedded server."""
     import snowflake.connector
 
-    settings: dict[str, Any] = _cloud_probe_setting()
+    kwargs = _cloud_probe_setting() | kwargs
     if int(snowflake.connector.__version__.split(".")[0]) >= 5:
         # 5.x warns on every connect that this default will change; logging out on close is
         # what a loopback server wants either way.
-        settings["enable_server_session_keep_alive_auto_detection"] = False
-    return settings
+        kwargs.setdefault("enable_server_session_keep_alive_auto_detection", False)
+        if "network_timeout" in kwargs:  # 5.x splits it in two and warns on the old name
+            timeout = kwargs.pop("network_timeout")
+            kwargs.setdefault("query_timeout", timeout)
+            kwargs.setdefault("request_timeout", timeout)
+    return kwargs
 
 
 class EmbeddedServerError(RuntimeError):
@@ -256,7 +260,7 @@ def connect_local(db_path: str | os.PathLike[str] | None = None, **connect_kwarg
     import snowflake.connector
 
     server = embedded_server(db_path)
-    kwargs = server.connect_kwargs() | _client_settings() | connect_kwargs
+    kwargs = _for_this_connector(server.connect_kwargs() | connect_kwargs)
 
     def open_session() -> SnowflakeConnection:
         return snowflake.connector.connect(**kwargs)

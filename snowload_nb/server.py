@@ -36,6 +36,7 @@ _NOISY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "fakesnow", "fak
 LOCK_NAME = ".snowload-server.lock"
 LOGIN_PATH = "/session/v1/login-request"
 QUERY_PATH = "/queries/v1/query-request"
+BUCKET_PATH = "/fs_bucket/"
 # Connector 5.x checks that a GCS presigned URL signs every header of its conditional upload.
 SIGNED_HEADERS = "host;x-goog-if-generation-match;x-goog-meta-sfc-digest;x-goog-meta-encryptiondata;x-goog-meta-matdesc"
 # Connector 5.x renews a session when its token expires, through a route the server lacks: the
@@ -61,6 +62,13 @@ class Connector5Answers:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path")
+        if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD") and str(path).startswith(BUCKET_PATH):
+            # 5.x asks whether a staged file exists before a conditional upload; fakesnow has no such
+            # route (405, which 5.x logs as a warning). The server keeps no object metadata to
+            # compare, so it says "not found" and the client uploads, as it did after the 405.
+            await send({"type": "http.response.start", "status": 404, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if scope["type"] != "http" or path not in (LOGIN_PATH, QUERY_PATH):
             await self.app(scope, receive, send)
             return
@@ -173,7 +181,39 @@ def fakesnow_app(db_path: Path | None) -> Iterator[Asgi]:
             stage.LOCAL_BUCKET_PATH = str(db_path / "stage_files")
             os.makedirs(stage.LOCAL_BUCKET_PATH, exist_ok=True)
         stack.callback(shutil.rmtree, temporary_bucket, ignore_errors=True)
+        if not getattr(fakesnow.server.to_sf, "snowload_nulls", False):
+            fakesnow.server.to_sf = _null_timestamps_as_nulls(fakesnow.server.to_sf)
         yield Connector5Answers(fakesnow.server.app)
+
+
+def _null_timestamps_as_nulls(to_sf: Callable[..., Any]) -> Callable[..., Any]:
+    """fakesnow's Arrow results with a NULL timestamp marked NULL on the struct Snowflake sends.
+
+    fakesnow leaves the NULL in the struct's `epoch` child, a field declared non-nullable:
+    connector 4.x reads it as 1970-01-01, 5.x rejects the whole result ("unmasked nulls for
+    non-nullable StructArray field"). Snowflake's own answer is a NULL struct.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def converted(table: Any, rowtype: Any) -> Any:
+        result = to_sf(table, rowtype)
+        columns = []
+        for column in result.columns:
+            if pa.types.is_struct(column.type) and column.num_chunks:
+                struct = column.combine_chunks()
+                children = [struct.field(i) for i in range(struct.type.num_fields)]
+                if children and children[0].null_count:
+                    column = pa.StructArray.from_arrays(
+                        [pc.fill_null(child, 0) for child in children],
+                        fields=list(struct.type),
+                        mask=children[0].is_null(),
+                    )
+            columns.append(column)
+        return pa.Table.from_arrays(columns, schema=result.schema)
+
+    converted.snowload_nulls = True  # type: ignore[attr-defined]
+    return converted
 
 
 def listening_socket(port: int = 0) -> socket.socket:

@@ -1,4 +1,11 @@
-"""Shared fixtures: one embedded server per test process, fresh tables, generated files."""
+"""Shared fixtures: one embedded server per test process, fresh tables, generated files.
+
+The same tests run on connector 4.x (the main environment, with fakesnow) and on 5.x or the lowest
+declared versions (environments without fakesnow, which cannot import beside 5.x). The `server`
+fixture is where that is chosen: `connect_local()` starts `snowload serve` as a child process,
+from this environment, or from the one $SNOWLOAD_SERVE names (the Makefile sets it to the main
+environment's `snowload` for the others).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import snowload_nb as sl
-from snowload_nb import sql
+from snowload_nb import local, sql
 from snowload_nb.demo import DEMO_COLUMNS, GeneratedFile, generate_files
 
 VENV_BIN = Path(sys.executable).parent
@@ -22,9 +29,25 @@ _table_numbers = itertools.count(1)
 MIXED_SIZES = (3_000, 0, 200_000, 24_000_000, 40, 1_500_000, 0, 8_000_000, 60_000, 3_000_000)
 
 
+def _has_fakesnow() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("fakesnow") is not None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server():
+    """The embedded server of this test process, whichever connector this environment has."""
+    if not _has_fakesnow() and not os.environ.get(local.SERVE_ENV):
+        pytest.exit(f"no fakesnow here: set {local.SERVE_ENV} to a snowload from an environment with it", 2)
+    return local.embedded_server()
+
+
 @pytest.fixture(scope="session")
-def conn():
-    return sl.connect_local()
+def conn(server):
+    session = sl.connect_local()
+    yield session
+    session.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -13,10 +14,11 @@ from kernel_session import KernelSession, Message
 from snowload_nb.demo import generate_files
 
 ROOT = Path(__file__).resolve().parent.parent
-KERNELS = {
-    "ipykernel7": (ROOT / ".venv" / "bin" / "python", "7."),
-    "ipykernel6": (ROOT / ".venv-ipykernel6" / "bin" / "python", "6."),
-}
+# This environment's kernel (the main one, or connector 5.x's, or the lowest versions'), and
+# ipykernel 6 from the main run only.
+KERNELS = {"ipykernel7": (Path(sys.executable), "7.")}
+if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve():
+    KERNELS["ipykernel6"] = (ROOT / ".venv-ipykernel6" / "bin" / "python", "6.")
 MAX_MESSAGES_PER_SECOND = 20
 
 
