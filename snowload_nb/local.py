@@ -88,6 +88,9 @@ def _for_this_connector(kwargs: dict[str, Any]) -> dict[str, Any]:
         # 5.x warns on every connect that this default will change; logging out on close is
         # what a loopback server wants either way.
         kwargs.setdefault("enable_server_session_keep_alive_auto_detection", False)
+        # 5.x warns at exit about every connection left open, as notebooks leave them; the
+        # embedded server ends with the process, so there is no session left to close.
+        kwargs.setdefault("auto_cleanup", False)
         if "network_timeout" in kwargs:  # 5.x splits it in two and warns on the old name
             timeout = kwargs.pop("network_timeout")
             kwargs.setdefault("query_timeout", timeout)

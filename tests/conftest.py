@@ -9,6 +9,7 @@ environment's `snowload` for the others).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import sys
@@ -90,8 +91,11 @@ def leftover_threads(grace: float = 5.0) -> list[threading.Thread]:
     """Non-daemon threads besides the main one that do not end: what would keep a process alive.
 
     A thread already on its way out (the connector's cancelled query timer) gets `grace`
-    seconds to finish; joining waits for exactly that, no longer than needed.
+    seconds to finish; joining waits for exactly that, no longer than needed. Connectors before
+    4.7.2 leave each PUT's idle thread pools to the garbage collector, which ends their threads
+    when it frees them: collected first, they are not leftovers.
     """
+    gc.collect()
     others = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
     for thread in others:
         thread.join(grace)

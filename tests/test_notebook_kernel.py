@@ -53,6 +53,7 @@ def kernel(request, tmp_path_factory):
             "from snowload_nb.demo import DEMO_COLUMNS\n"
             "conn = sl.connect_local()\n"
             "def leftover_threads():\n"
+            "    import gc; gc.collect()  # connectors before 4.7.2 leave PUT thread pools to the collector\n"
             "    others = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]\n"
             "    for t in others:\n"
             "        t.join(5)  # a thread on its way out gets a moment to finish\n"
