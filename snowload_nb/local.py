@@ -24,7 +24,7 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from snowflake.connector import SnowflakeConnection
@@ -121,29 +121,48 @@ class _ServerProcess:
         self.db_path = db_path
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self._errors: IO[bytes] | None = None
+        self._ready_lock = threading.Lock()
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the child and return at once: the caller can import the connector meanwhile."""
         command = [*serve_command(), "--watch-stdin"]
         if self.db_path is not None:
             command += ["--local-db", str(self.db_path)]
         # Where the child's stderr goes: never the user's terminal or cell; read only if it fails.
-        with tempfile.TemporaryFile() as errors:
-            try:
-                self._process = subprocess.Popen(
-                    command,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=errors,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise EmbeddedServerError(f"cannot start the embedded server ({command[0]}): {exc}") from None
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed once the child answered)
+        try:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._errors,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._errors.close()
+            raise EmbeddedServerError(f"cannot start the embedded server ({command[0]}): {exc}") from None
+
+    def wait_ready(self) -> None:
+        """Wait for the child's one line (its port), or say why it did not come."""
+        with self._ready_lock:
+            if self.port:
+                return
             line = self._first_line()
+            errors = self._errors
+            assert errors is not None
             if line is None:
                 self.stop()
                 errors.seek(0)
-                raise EmbeddedServerError(_reason(errors.read().decode(errors="replace")))
-        self.port = int(json.loads(line)["port"])
+                reason = _reason(errors.read().decode(errors="replace"))
+                errors.close()
+                raise EmbeddedServerError(reason)
+            errors.close()  # the child keeps writing to its copy, which goes when it ends
+            self.port = int(json.loads(line)["port"])
 
     def _first_line(self) -> str | None:
         process = self._process
@@ -180,6 +199,19 @@ class _ServerProcess:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+
+    def release(self) -> None:
+        """At exit: close the pipe, which tells the server to end and clean up, and see it go."""
+        process = self._process
+        if process is None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.stop()
 
     def kill(self) -> None:
         """End the server at once, as a crash would (tests use it)."""
@@ -220,11 +252,33 @@ _EmbeddedServer = _ServerProcess  # the name tests and probes used before the se
 
 _lock = threading.Lock()
 _server: Any = None
+_exit_registered: list[bool] = []
 _session_factories: weakref.WeakKeyDictionary[Any, SessionFactory] = weakref.WeakKeyDictionary()
 
 
 def embedded_server(db_path: str | os.PathLike[str] | None = None) -> Any:
     """The process's embedded server, started on first use and stopped when the process exits."""
+    server = _starting_server(db_path)
+    _ready(server)
+    return server
+
+
+def _ready(server: Any) -> None:
+    """Wait until `server` answers; if it never will, forget it so that the next call tries again."""
+    global _server
+    if not isinstance(server, _ServerProcess):
+        return
+    try:
+        server.wait_ready()
+    except EmbeddedServerError:
+        with _lock:
+            if _server is server:
+                _server = None
+        raise
+
+
+def _starting_server(db_path: str | os.PathLike[str] | None) -> Any:
+    """The process's server, perhaps still starting."""
     global _server
     wanted = Path(db_path).expanduser().resolve() if db_path is not None else None
     with _lock:
@@ -242,15 +296,21 @@ def embedded_server(db_path: str | os.PathLike[str] | None = None) -> Any:
             server: Any = ThreadServer(wanted)
         else:
             server = _ServerProcess(wanted)
-        server.start()
-        if _server is None:
+        if isinstance(server, _ServerProcess):
+            server.spawn()
+        else:
+            server.start()
+        if _server is None and not _exit_registered:
             atexit.register(_stop_at_exit)
+            _exit_registered.append(True)
         _server = server
         return server
 
 
 def _stop_at_exit() -> None:
-    if _server is not None:
+    if isinstance(_server, _ServerProcess):
+        _server.release()
+    elif _server is not None:
         _server.stop()
 
 
@@ -260,9 +320,10 @@ def connect_local(db_path: str | os.PathLike[str] | None = None, **connect_kwarg
     `db_path` keeps the databases (and the load history) in that folder between runs; extra
     keyword arguments go to `snowflake.connector.connect`.
     """
-    import snowflake.connector
+    server = _starting_server(db_path)
+    import snowflake.connector  # about a second, while the server starts beside us
 
-    server = embedded_server(db_path)
+    _ready(server)
     kwargs = _for_this_connector(server.connect_kwargs() | connect_kwargs)
 
     def open_session() -> SnowflakeConnection:

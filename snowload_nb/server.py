@@ -178,6 +178,7 @@ def fakesnow_app(db_path: Path | None) -> Iterator[Asgi]:
             # DuckDB file twice and fail. Stage files live beside the data so that load history
             # (keyed by staged file URL) still matches in the next process.
             fakesnow.server.shared_fs = FakeSnow(db_path=db_path)
+            stack.callback(fakesnow.server.shared_fs.duck_conn.close)  # its files complete on disk
             stage.LOCAL_BUCKET_PATH = str(db_path / "stage_files")
             os.makedirs(stage.LOCAL_BUCKET_PATH, exist_ok=True)
         stack.callback(shutil.rmtree, temporary_bucket, ignore_errors=True)
@@ -319,6 +320,11 @@ def serve(port: int = 0, db_path: str | None = None, watch_stdin: bool = False, 
     except EmbeddedServerError as exc:
         print(f"snowload serve: {exc}", file=sys.stderr)
         return 1
+    if watch_stdin:
+        # connect_local()'s child, cleaned up above: tearing down the interpreter's modules (pandas,
+        # DuckDB, the connector) would only keep the exiting notebook or script waiting.
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
