@@ -37,6 +37,7 @@ LOCK_NAME = ".snowload-server.lock"
 LOGIN_PATH = "/session/v1/login-request"
 QUERY_PATH = "/queries/v1/query-request"
 BUCKET_PATH = "/fs_bucket/"
+TELEMETRY_PATH = "/telemetry/send"
 # Connector 5.x checks that a GCS presigned URL signs every header of its conditional upload.
 SIGNED_HEADERS = "host;x-goog-if-generation-match;x-goog-meta-sfc-digest;x-goog-meta-encryptiondata;x-goog-meta-matdesc"
 # Connector 5.x renews a session when its token expires, through a route the server lacks: the
@@ -68,6 +69,16 @@ class Connector5Answers:
             # compare, so it says "not found" and the client uploads, as it did after the 405.
             await send({"type": "http.response.start", "status": 404, "headers": [(b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
+            return
+        if scope["type"] == "http" and path == TELEMETRY_PATH:
+            # Clients report their own telemetry here; fakesnow has no such route, and 5.x logs
+            # a warning for every batch it cannot deliver. Taken, and dropped.
+            while (await receive()).get("more_body"):
+                pass
+            body = b'{"success": true, "data": null}'
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return
         if scope["type"] != "http" or path not in (LOGIN_PATH, QUERY_PATH):
             await self.app(scope, receive, send)
