@@ -312,6 +312,11 @@ def serve(port: int = 0, db_path: str | None = None, watch_stdin: bool = False, 
     SIGINT or SIGTERM (or, with `watch_stdin`, until stdin closes: the parent went away)."""
     out = out or sys.stdout
     folder = Path(db_path).expanduser().resolve() if db_path is not None else None
+    stop = _Stop()  # listening from the start: a SIGTERM while fakesnow imports still cleans up
+    signal.signal(signal.SIGTERM, stop.on_signal)
+    signal.signal(signal.SIGINT, stop.on_signal)
+    if watch_stdin:
+        threading.Thread(target=_exit_when_stdin_closes, args=(stop,), daemon=True).start()
     try:
         with fakesnow_app(folder) as app:
             sock = listening_socket(port)
@@ -322,14 +327,20 @@ def serve(port: int = 0, db_path: str | None = None, watch_stdin: bool = False, 
                 out.flush()
                 _stdout_to_devnull()
 
-            server = uvicorn_server(app, announce)
-            _stop_on_signals(server)
-            if watch_stdin:
-                threading.Thread(target=_exit_when_stdin_closes, args=(server,), daemon=True).start()
-            server.run(sockets=[sock])
+            stop.server = uvicorn_server(app, announce)
+            if not stop.requested:
+                stop.server.run(sockets=[sock])
             sock.close()
     except EmbeddedServerError as exc:
         print(f"snowload serve: {exc}", file=sys.stderr)
+        return 1
+    except ImportError as exc:
+        print(
+            f"snowload serve: the embedded server needs fakesnow ({exc}): pip install 'snowload_nb[local]' "
+            "in an environment with connector < 5, and run its snowload serve "
+            "(connect_local() does, given SNOWLOAD_SERVE=that environment's snowload)",
+            file=sys.stderr,
+        )
         return 1
     if watch_stdin:
         # connect_local()'s child, cleaned up above: tearing down the interpreter's modules (pandas,
@@ -339,17 +350,25 @@ def serve(port: int = 0, db_path: str | None = None, watch_stdin: bool = False, 
     return 0
 
 
-def _stop_on_signals(server: Any) -> None:
-    def stop(signum: int, frame: Any) -> None:
-        if server.should_exit and signum == signal.SIGINT:
-            server.force_exit = True  # a second Ctrl-C: do not wait for open connections
-        server.should_exit = True
+class _Stop:
+    """Why and when to stop, from a signal or a closed stdin, whether or not the server runs yet."""
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    def __init__(self) -> None:
+        self.requested = False
+        self.server: Any = None
+
+    def request(self) -> None:
+        self.requested = True
+        if self.server is not None:
+            self.server.should_exit = True
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT and self.server is not None:
+            self.server.force_exit = True  # a second Ctrl-C: do not wait for open connections
+        self.request()
 
 
-def _exit_when_stdin_closes(server: Any) -> None:
+def _exit_when_stdin_closes(stop: _Stop) -> None:
     """The parent holds our stdin's other end: when it dies, even by SIGKILL, the pipe closes.
 
     Unlike PR_SET_PDEATHSIG (fired when the parent *thread* that started us ends), this follows the
@@ -358,7 +377,7 @@ def _exit_when_stdin_closes(server: Any) -> None:
     with contextlib.suppress(Exception):
         while os.read(sys.stdin.fileno(), 4096):
             pass
-    server.should_exit = True
+    stop.request()
 
 
 def _stdout_to_devnull() -> None:

@@ -235,3 +235,34 @@ def test_a_server_process_that_dies_mid_load_ends_the_load_with_the_reason(tmp_p
     assert statuses.count("loaded") <= 1 and statuses.count("failed") >= len(files) - 1
     assert any("the server stopped answering" in (f.error or "") for f in result.files)
     assert list(private_tmp.iterdir()) == []
+
+
+def test_without_fakesnow_serve_and_connect_local_say_what_to_install(tmp_path):
+    """As in an environment with connector 5.x only: fakesnow cannot be imported there."""
+    shadow = tmp_path / "shadow"
+    (shadow / "fakesnow").mkdir(parents=True)
+    (shadow / "fakesnow" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'fakesnow'\", name='fakesnow')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != local.SERVE_ENV} | {"PYTHONPATH": str(shadow)}
+
+    served = subprocess.run(
+        [sys.executable, "-m", "snowload_nb.cli", "serve"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert served.returncode == 1
+    assert served.stdout == ""
+    assert served.stderr.startswith("snowload serve: the embedded server needs fakesnow")
+    assert "pip install 'snowload_nb[local]'" in served.stderr
+
+    connected = run_python(
+        """
+        import snowload_nb as sl
+        try:
+            sl.connect_local()
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+        """,
+        env=env,
+    )
+    assert connected.stderr == ""
+    assert connected.stdout.startswith("EmbeddedServerError the embedded server needs fakesnow")
