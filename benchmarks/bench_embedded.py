@@ -144,6 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "start to exit. Spread is the interquartile range over the median."
     )
     lines.append("")
+    lines.append(
+        "What changed: `connect_local()` used to serve fakesnow from a thread of the caller's process "
+        "(a notebook's kernel), where the server's Python (HTTP, SQL translation) took turns on one GIL "
+        "with compression and the progress views, and a crash of it was a crash of the kernel. It now "
+        "runs `snowload serve` as a child process: the child imports fakesnow while the caller imports "
+        "the connector, and at exit the caller closes a pipe and the child cleans up and leaves at once. "
+        "The in-process row is that old default, still reachable as `snowload_nb.local.IN_PROCESS = True`."
+    )
+    lines.append("")
     lines.append("| embedded server | connect s | load s | total s | load spread | runs: load s |")
     lines.append("|---|---|---|---|---|---|")
     medians = {}
@@ -172,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for mode, label in MODES.items():
         totals = " ".join(f"{r['total_s']:.2f}" for r in runs[mode])
         lines.append(f"| {label} | {totals} |")
+    lines.append("")
+    load_average = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines.append(f"Load average when the runs ended: {load_average} (1 / 5 / 15 min).")
     lines.append("")
     lines.append("| command (fresh process, median of 10) | seconds |")
     lines.append("|---|---|")

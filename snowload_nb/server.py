@@ -6,8 +6,10 @@ the kernel down. Only this module imports fakesnow; it needs an environment with
 (the `local` extra), while its clients may use any connector.
 
 On top of fakesnow, it answers what connector 5.x (the Rust core) insists on and 4.x ignores:
-a master token and validities at login, a region in the stage info of a PUT, and a presigned URL
-that names the headers of a conditional upload.
+a master token and validities at login, a region in the stage info of a PUT, a presigned URL
+that names the headers of a conditional upload, "not found" for the existence check before an
+upload, and a route for client telemetry; and it sends NULL timestamps as NULLs, which 5.x
+otherwise rejects.
 """
 
 from __future__ import annotations
@@ -237,7 +239,6 @@ def listening_socket(port: int = 0) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise EmbeddedServerError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
-    sock.set_inheritable(True)
     return sock
 
 
