@@ -13,7 +13,7 @@ SERVE := $(abspath $(BIN))/snowload
 # What runs on every driver: files with parts, the re-run, retries, atomic, interrupts, DataFrames,
 # `snowload serve` and the server process, quiet output, the widget over the kernel protocol.
 SUBSET := tests/test_local.py tests/test_rerun.py tests/test_atomic.py tests/test_faults.py tests/test_parts.py \
-	tests/test_dataframes.py tests/test_serve.py tests/test_quiet.py tests/test_notebook_kernel.py
+	tests/test_dataframes.py tests/test_serve.py tests/test_quiet.py tests/test_notebook_kernel.py tests/test_imports.py
 NO_ACCOUNT := env -u SNOWLOAD_CONNECTION -u SNOWFLAKE_ACCOUNT
 
 .PHONY: demo test test-main test-connector5 test-lowest lint bench e2e clean
