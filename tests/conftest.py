@@ -36,11 +36,15 @@ def _has_fakesnow() -> bool:
     return importlib.util.find_spec("fakesnow") is not None
 
 
-@pytest.fixture(scope="session", autouse=True)
-def server():
-    """The embedded server of this test process, whichever connector this environment has."""
+def pytest_sessionstart(session) -> None:
+    """Without fakesnow here and no other environment's server named, say so once, up front."""
     if not _has_fakesnow() and not os.environ.get(local.SERVE_ENV):
         pytest.exit(f"no fakesnow here: set {local.SERVE_ENV} to a snowload from an environment with it", 2)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The embedded server of this test process, whichever connector this environment has."""
     return local.embedded_server()
 
 
