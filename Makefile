@@ -4,8 +4,19 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # A second environment with ipykernel 6: the kernel tests run the widget under both 6 and 7.
 KERNEL6 ?= .venv-ipykernel6
+# The project with connector 5.x (what a plain `pip install snowload_nb` brings), and with the lowest
+# versions pyproject.toml declares. Neither can hold fakesnow (it cannot import beside 5.x): their
+# tests reach the embedded server through the main environment's `snowload serve`.
+CONNECTOR5 ?= .venv-connector5
+LOWEST ?= .venv-lowest
+SERVE := $(abspath $(BIN))/snowload
+# What runs on every driver: files with parts, the re-run, retries, atomic, interrupts, DataFrames,
+# `snowload serve` and the server process, quiet output, the widget over the kernel protocol.
+SUBSET := tests/test_local.py tests/test_rerun.py tests/test_atomic.py tests/test_faults.py tests/test_parts.py \
+	tests/test_dataframes.py tests/test_serve.py tests/test_quiet.py tests/test_notebook_kernel.py tests/test_imports.py
+NO_ACCOUNT := env -u SNOWLOAD_CONNECTION -u SNOWFLAKE_ACCOUNT
 
-.PHONY: demo test lint bench e2e clean
+.PHONY: demo test test-main test-connector5 test-lowest lint bench e2e clean
 
 # The stamp is newer than pyproject.toml once the venv holds what it asks for.
 $(VENV)/.installed-local: pyproject.toml
@@ -26,6 +37,18 @@ $(KERNEL6)/.installed: pyproject.toml
 	$(KERNEL6)/bin/python -m pip install --quiet -e '.[local]' 'ipykernel>=6.29,<7'
 	touch $@
 
+$(CONNECTOR5)/.installed: pyproject.toml
+	test -x $(CONNECTOR5)/bin/python || $(PYTHON) -m venv $(CONNECTOR5)
+	$(CONNECTOR5)/bin/python -m pip install --quiet --upgrade pip
+	$(CONNECTOR5)/bin/python -m pip install --quiet -e '.[test]' 'snowflake-connector-python>=5,<6'
+	touch $@
+
+$(LOWEST)/.installed: pyproject.toml .ci/lowest.py
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python -m pip install --quiet -e '.[test]' $$($(LOWEST)/bin/python .ci/lowest.py)
+	touch $@
+
 demo: $(VENV)/.installed-local
 	$(BIN)/snowload demo
 
@@ -34,8 +57,17 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 
 # Without the caller's account settings: 04-real-snowflake.ipynb must skip, never touch an account.
-test: $(VENV)/.installed-test $(KERNEL6)/.installed lint
-	env -u SNOWLOAD_CONNECTION -u SNOWFLAKE_ACCOUNT $(BIN)/python -m pytest
+# The whole suite on connector 4.x, then the subset on 5.x and on the lowest declared versions.
+test: lint test-main test-connector5 test-lowest
+
+test-main: $(VENV)/.installed-test $(KERNEL6)/.installed
+	$(NO_ACCOUNT) $(BIN)/python -m pytest
+
+test-connector5: $(VENV)/.installed-test $(CONNECTOR5)/.installed
+	$(NO_ACCOUNT) SNOWLOAD_SERVE=$(SERVE) $(CONNECTOR5)/bin/python -m pytest -p no:cacheprovider $(SUBSET)
+
+test-lowest: $(VENV)/.installed-test $(LOWEST)/.installed
+	$(NO_ACCOUNT) SNOWLOAD_SERVE=$(SERVE) $(LOWEST)/bin/python -m pytest -p no:cacheprovider $(SUBSET)
 
 # The browser check: JupyterLab in headless Debian Chromium runs notebooks/ and the widget is
 # checked on the rendered page; tmux shows the terminal view. Regenerates docs/img/. Installs what
@@ -52,10 +84,12 @@ e2e: $(VENV)/.installed-e2e
 	fi
 	timeout --kill-after=30 900 $(BIN)/python -m pytest e2e -q
 
-# Both benchmarks write benchmarks/RESULTS.md (each its own section); about 12 minutes in all.
+# The benchmarks write benchmarks/RESULTS.md (each its own section; bench_load.py rewrites the file,
+# so it runs first); about 16 minutes in all.
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_dataframe.py
+	$(BIN)/python benchmarks/bench_embedded.py
 
 clean:
-	rm -rf $(VENV) $(KERNEL6) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(KERNEL6) $(CONNECTOR5) $(LOWEST) .pytest_cache .ruff_cache .hypothesis

@@ -555,7 +555,7 @@ class Report:
             "",
             "Each approach in a child process of its own (`benchmarks/memory_probe.py dataframe`) that builds "
             "the frame, then loads it once into a fresh table, with the server in another process "
-            "(`memory_probe.py serve`). (a)'s table is created first, from column types the parent "
+            "(`snowload serve`). (a)'s table is created first, from column types the parent "
             "process worked out, so its process makes no pass over the frame but the load; (b) creates its "
             "table itself, inside the load, and gives its workers sessions of their own (`connect=`), as "
             "in the timed run. RSS after the frame is read once it is built and "

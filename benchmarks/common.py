@@ -29,7 +29,12 @@ def server_process() -> Iterator[dict[str, Any]]:
     Yields the keyword arguments that connect to it. In the loader's process the server's Python
     (HTTP, SQL translation) would compete with the load for the GIL, and its noise with the timings.
     """
-    server = subprocess.Popen([*PROBE, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    from snowload_nb.local import serve_command
+
+    # `snowload serve`, ended by closing its stdin as connect_local() does
+    server = subprocess.Popen(
+        [*serve_command(), "--watch-stdin"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert server.stdout is not None and server.stdin is not None
         line = server.stdout.readline()

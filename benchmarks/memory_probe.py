@@ -1,9 +1,8 @@
 """Child processes for the memory checks of bench_load.py and bench_dataframe.py, so a loader's peak
 RSS is its own.
 
-`serve` starts the embedded server, prints its connect keyword arguments as one JSON line and
-serves until its stdin closes. `load` loads one CSV into a new table on a server started by
-`serve`, in a process that does nothing else, and prints its peak RSS (VmHWM) as one JSON line.
+`load` loads one CSV into a new table on a server started by `snowload serve` (common.py's
+`server_process`), in a process that does nothing else, and prints its peak RSS (VmHWM) as one JSON line.
 `dataframe` builds bench_dataframe.py's frame and loads it once by one approach (write_pandas'
 steps or load_dataframe), and prints its RSS after the frame and its peaks as one JSON line.
 """
@@ -14,7 +13,6 @@ import argparse
 import dataclasses
 import gc
 import json
-import sys
 import time
 from typing import Any
 
@@ -22,15 +20,7 @@ import snowflake.connector
 
 from snowload_nb import Loader
 from snowload_nb.demo import DEMO_COLUMNS
-from snowload_nb.local import embedded_server
 from snowload_nb.sql import QualifiedName, create_table
-
-
-def serve() -> None:
-    """Serve until the parent closes our stdin; the server's memory never counts as the loader's."""
-    server = embedded_server()
-    print(json.dumps(server.connect_kwargs()), flush=True)
-    sys.stdin.read()
 
 
 def load(connect_kwargs: dict[str, Any], path: str, table_name: str, workers: int) -> dict[str, Any]:
@@ -128,22 +118,19 @@ def _status_kb(field: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve")
     loading = commands.add_parser("load")
-    loading.add_argument("--connect-kwargs", required=True, help="JSON printed by `serve`")
+    loading.add_argument("--connect-kwargs", required=True, help="JSON printed by `snowload serve`")
     loading.add_argument("--path", required=True)
     loading.add_argument("--table", required=True)
     loading.add_argument("--workers", type=int, default=4)
     frame = commands.add_parser("dataframe")
-    frame.add_argument("--connect-kwargs", required=True, help="JSON printed by `serve`")
+    frame.add_argument("--connect-kwargs", required=True, help="JSON printed by `snowload serve`")
     frame.add_argument("--approach", required=True, choices=("write_pandas", "load_dataframe"))
     frame.add_argument("--rows", type=int, required=True)
     frame.add_argument("--table", required=True)
     frame.add_argument("--columns", default="[]", help="JSON [[name, type], ...]: the table write_pandas loads into")
     args = parser.parse_args()
-    if args.command == "serve":
-        serve()
-    elif args.command == "load":
+    if args.command == "load":
         outcome = load(json.loads(args.connect_kwargs), args.path, args.table, args.workers)
         print(json.dumps(outcome), flush=True)
     else:

@@ -5,14 +5,16 @@ conn = sl.connect_local()                  # or any snowflake.connector connecti
 result = sl.Loader(conn, table="EVENTS", workers=4).load(["data/*.csv"])
 """
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from .errors import ConnectionInUse, LoadError
-from .frames import FrameError
-from .job import LoadJob
-from .loader import Loader
-from .local import connect_local
-from .result import FileResult, LoadResult
+if TYPE_CHECKING:
+    from .errors import ConnectionInUse, LoadError
+    from .frames import FrameError
+    from .job import LoadJob
+    from .loader import Loader
+    from .local import connect_local
+    from .result import FileResult, LoadResult
 
 __all__ = [
     "ConnectionInUse",
@@ -24,6 +26,35 @@ __all__ = [
     "Loader",
     "connect_local",
 ]
+
+# Where each public name lives. They are imported on first use: the connector, pyarrow and
+# numpy cost about a second, which `import snowload_nb` and `snowload --help` should not pay.
+_HOMES = {
+    "ConnectionInUse": ".errors",
+    "FileResult": ".result",
+    "FrameError": ".frames",
+    "LoadError": ".errors",
+    "LoadJob": ".job",
+    "LoadResult": ".result",
+    "Loader": ".loader",
+    "connect_local": ".local",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:  # a submodule, as `sl.loader` was once importing the package loaded them all
+        try:
+            return import_module(f".{name}", __name__)
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'snowload_nb' has no attribute {name!r}") from None
+    value = getattr(import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -30,6 +30,10 @@ def copy_all_or_nothing(
     if cancel.is_set() or failed:
         for item in pending:
             tidy_stage(item.source, False, sessions, plan)
+    if plan.outage.reason is not None:
+        reason = f"not loaded: the server stopped answering ({plan.outage.reason})"
+        _finish_all(model, pending, FileState.FAILED, reason)
+        return
     if cancel.is_set():
         _finish_all(model, pending, FileState.CANCELLED, "not loaded: the load was cancelled")
         return

@@ -1,4 +1,4 @@
-"""`snowload load …` and `snowload demo`. Progress goes to stderr; results to stdout."""
+"""`snowload load …`, `snowload demo` and `snowload serve`. Progress goes to stderr; results to stdout."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "serve":
+            from .server import serve
+
+            return serve(port=args.port, db_path=args.local_db, watch_stdin=args.watch_stdin)
         if args.command == "demo":
             from .demo import run_demo
 
@@ -99,6 +103,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0..65535, not {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snowload", description="Load local files into Snowflake, fast.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +120,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--files", type=_positive, default=12)
     demo.add_argument("--workers", type=_positive, default=4)
     demo.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the embedded Snowflake (fakesnow) on 127.0.0.1 until Ctrl-C or SIGTERM",
+        description="Run the embedded Snowflake server in the foreground. Prints one line on stdout, "
+        "a JSON object of snowflake.connector.connect() keyword arguments for it, then nothing else.",
+    )
+    serve.add_argument("--port", type=_port, default=0, help="port to listen on (default: any free port)")
+    serve.add_argument("--local-db", metavar="PATH", help="keep its databases in this folder between runs")
+    # connect_local() holds the other end of stdin: when its process dies, the server follows.
+    serve.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 

@@ -27,6 +27,7 @@ from .ledger import Ledger
 from .model import FileState, ProgressModel
 from .pipeline import (
     NOT_STARTED,
+    NOT_TRIED,
     LoadPlan,
     PendingCopy,
     Source,
@@ -319,11 +320,15 @@ class _Run:
         self.atomic = atomic
         self._hold = hold  # the connection, for this run only
         self.view: View = NullView()
-        self._cancel = threading.Event()
+        self._cancel = threading.Event()  # the user's: the load ends as cancelled
+        # What the workers obey: set by a cancel, and when the load gives up on them (the server
+        # is gone), so that a worker the load no longer waits for does nothing more on the server.
+        self._halt = threading.Event()
 
     def cancel(self) -> None:
         """Nothing new starts; running files stop at their next chunk."""
         self._cancel.set()
+        self._halt.set()
 
     def execute(self) -> LoadResult:
         interrupted = False
@@ -339,7 +344,7 @@ class _Run:
 
     def _pool(self) -> bool:
         """Run the files on the pool with the refresher drawing; True if cancelled."""
-        loader, model, cancel = self.loader, self.model, self._cancel
+        loader, model, cancel = self.loader, self.model, self._halt
         refresher = Refresher(model, self.view).start()
         try:
             if not self.sources:
@@ -373,7 +378,7 @@ class _Run:
                                 executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel)
                             )
                     except KeyboardInterrupt:
-                        cancel.set()
+                        self.cancel()
                     self._wait_for(futures, plan, sessions)
                     if self.atomic:
                         pending = [p for f in futures if f.done() and not f.cancelled() and (p := f.result())]
@@ -387,7 +392,7 @@ class _Run:
                 for i, _ in self.sources:
                     if model.state_of(i) is FileState.QUEUED:
                         model.finish(i, FileState.CANCELLED, error=NOT_STARTED)
-            return cancel.is_set()
+            return self._cancel.is_set()
         finally:
             refresher.stop()
 
@@ -407,6 +412,7 @@ class _Run:
 
         def server_gone(reason: str) -> None:
             plan.outage.declare(reason)
+            self._halt.set()  # should it answer again, nothing of this load goes on there
             sessions.abandon()  # nothing can commit on a server that refuses connections
 
         return ServerWatch(address, sessions.busy_for, server_gone).start()
@@ -424,7 +430,7 @@ class _Run:
             try:
                 running = wait(futures, timeout=_WAKE_INTERVAL).not_done
             except KeyboardInterrupt:
-                self._cancel.set()
+                self.cancel()
                 continue
             if not running:
                 return
@@ -433,6 +439,7 @@ class _Run:
                 continue
             deadline = deadline or time.monotonic() + ABANDON_AFTER
             if time.monotonic() >= deadline and (gone is not None or not sessions.committing):
+                self._halt.set()
                 sessions.abandon()
                 self._give_up_running(gone)
                 return
@@ -446,7 +453,7 @@ class _Run:
                 why = NOT_STARTED if state is FileState.QUEUED else "cancelled while it waited on the server"
                 end_quietly(self.model, i, FileState.CANCELLED, error=why)
             elif state is FileState.QUEUED:
-                end_quietly(self.model, i, FileState.FAILED, error=f"not tried: the server stopped answering ({gone})")
+                end_quietly(self.model, i, FileState.FAILED, error=f"{NOT_TRIED} ({gone})")
             else:
                 why = f"the server stopped answering ({gone}) before it finished: load it again"
                 end_quietly(self.model, i, FileState.FAILED, error=why)

@@ -38,6 +38,7 @@ from .sql import Compression, FileFormat, QualifiedName, StagePath
 T = TypeVar("T")
 Source = SourceFile | FrameChunk
 NOT_STARTED = "not started: the load was cancelled"
+NOT_TRIED = "not tried: the server stopped answering"
 ALREADY_LOADED_ELSEWHERE = "already loaded by another load"
 _LOCK_WAIT_MAX = 0.5  # s between tries of a COPY whose source another load holds
 logger = logging.getLogger(__name__)
@@ -183,7 +184,10 @@ def load_file(
     folder = plan.workdir / f"{index:06d}"
     in_flight: list[Future[None]] = []
     if cancel.is_set():
-        end_quietly(model, index, FileState.CANCELLED, error=NOT_STARTED)
+        if plan.outage.reason is not None:  # halted because the server is gone, not by the user
+            end_quietly(model, index, FileState.FAILED, error=f"{NOT_TRIED} ({plan.outage.reason})")
+        else:
+            end_quietly(model, index, FileState.CANCELLED, error=NOT_STARTED)
         return None
     staged: _Staged | None = None
     outcome: CopyOutcome | None = None
@@ -205,7 +209,11 @@ def load_file(
         end_quietly(model, index, outcome.state, rows=outcome.rows, error=outcome.error)
     except Cancelled:
         _settle(in_flight)
-        end_quietly(model, index, FileState.CANCELLED, error="cancelled before it finished")
+        if plan.outage.reason is not None:  # halted because the server is gone, not by the user
+            why = f"the server stopped answering ({plan.outage.reason}) before it finished: load it again"
+            end_quietly(model, index, FileState.FAILED, error=why)
+        else:
+            end_quietly(model, index, FileState.CANCELLED, error="cancelled before it finished")
     except Exception as exc:
         _settle(in_flight)
         end_quietly(model, index, FileState.FAILED, error=describe(exc))
@@ -434,7 +442,7 @@ def _retrying(job: _Job, step: Callable[[], T]) -> T:
     attempt = 0
     while True:
         if outage.reason is not None:
-            raise ServerGone(f"not tried: the server stopped answering ({outage.reason})")
+            raise ServerGone(f"{NOT_TRIED} ({outage.reason})")
         try:
             result = step()
         except OperationalError as exc:

@@ -1,7 +1,15 @@
-"""Shared fixtures: one embedded server per test process, fresh tables, generated files."""
+"""Shared fixtures: one embedded server per test process, fresh tables, generated files.
+
+The same tests run on connector 4.x (the main environment, with fakesnow) and on 5.x or the lowest
+declared versions (environments without fakesnow, which cannot import beside 5.x). The `server`
+fixture is where that is chosen: `connect_local()` starts `snowload serve` as a child process,
+from this environment, or from the one $SNOWLOAD_SERVE names (the Makefile sets it to the main
+environment's `snowload` for the others).
+"""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import sys
@@ -12,8 +20,7 @@ from pathlib import Path
 import pytest
 
 import snowload_nb as sl
-import snowload_nb.local as local
-from snowload_nb import sql
+from snowload_nb import local, sql
 from snowload_nb.demo import DEMO_COLUMNS, GeneratedFile, generate_files
 
 VENV_BIN = Path(sys.executable).parent
@@ -23,9 +30,29 @@ _table_numbers = itertools.count(1)
 MIXED_SIZES = (3_000, 0, 200_000, 24_000_000, 40, 1_500_000, 0, 8_000_000, 60_000, 3_000_000)
 
 
+def _has_fakesnow() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("fakesnow") is not None
+
+
+def pytest_sessionstart(session) -> None:
+    """Without fakesnow here and no other environment's server named, say so once, up front."""
+    if not _has_fakesnow() and not os.environ.get(local.SERVE_ENV):
+        pytest.exit(f"no fakesnow here: set {local.SERVE_ENV} to a snowload from an environment with it", 2)
+
+
 @pytest.fixture(scope="session")
-def conn():
-    return sl.connect_local()
+def server():
+    """The embedded server of this test process, whichever connector this environment has."""
+    return local.embedded_server()
+
+
+@pytest.fixture(scope="session")
+def conn(server):
+    session = sl.connect_local()
+    yield session
+    session.close()
 
 
 @pytest.fixture
@@ -68,8 +95,11 @@ def leftover_threads(grace: float = 5.0) -> list[threading.Thread]:
     """Non-daemon threads besides the main one that do not end: what would keep a process alive.
 
     A thread already on its way out (the connector's cancelled query timer) gets `grace`
-    seconds to finish; joining waits for exactly that, no longer than needed.
+    seconds to finish; joining waits for exactly that, no longer than needed. Connectors before
+    4.7.2 leave each PUT's idle thread pools to the garbage collector, which ends their threads
+    when it frees them: collected first, they are not leftovers.
     """
+    gc.collect()
     others = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
     for thread in others:
         thread.join(grace)

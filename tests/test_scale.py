@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pyte
 import pytest
@@ -14,7 +12,7 @@ from conftest import table_facts
 
 import snowload_nb as sl
 import snowload_nb.loader as loader_module
-from snowload_nb import sql
+from snowload_nb import local, sql
 from snowload_nb.demo import DEMO_COLUMNS
 from snowload_nb.model import FileState, LoadState
 from snowload_nb.views.terminal import TerminalView
@@ -79,9 +77,8 @@ class Checked:
 def server_elsewhere():
     """The embedded server in a process of its own, so this process's memory is the loader's."""
     server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "drivers" / "serve.py")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [*local.serve_command(), "--watch-stdin"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )  # `snowload serve`, ended by closing its stdin
     try:
         kwargs = json.loads(server.stdout.readline())
         yield lambda: snowflake.connector.connect(**kwargs)
