@@ -13,10 +13,11 @@ SERVE := $(abspath $(BIN))/snowload
 # What runs on every driver: files with parts, the re-run, retries, atomic, interrupts, DataFrames,
 # `snowload serve` and the server process, quiet output, the widget over the kernel protocol.
 SUBSET := tests/test_local.py tests/test_rerun.py tests/test_atomic.py tests/test_faults.py tests/test_parts.py \
-	tests/test_dataframes.py tests/test_serve.py tests/test_quiet.py tests/test_notebook_kernel.py tests/test_imports.py
+	tests/test_dataframes.py tests/test_serve.py tests/test_quiet.py tests/test_notebook_kernel.py tests/test_imports.py \
+	tests/test_exactly_once.py
 NO_ACCOUNT := env -u SNOWLOAD_CONNECTION -u SNOWFLAKE_ACCOUNT
 
-.PHONY: demo test test-main test-connector5 test-lowest lint bench e2e clean
+.PHONY: demo test test-main test-connector5 test-lowest lint bench e2e soak clean
 
 # The stamp is newer than pyproject.toml once the venv holds what it asks for.
 $(VENV)/.installed-local: pyproject.toml
@@ -68,6 +69,13 @@ test-connector5: $(VENV)/.installed-test $(CONNECTOR5)/.installed
 
 test-lowest: $(VENV)/.installed-test $(LOWEST)/.installed
 	$(NO_ACCOUNT) SNOWLOAD_SERVE=$(SERVE) $(LOWEST)/bin/python -m pytest -p no:cacheprovider $(SUBSET)
+
+# The fault soak at length, with a fresh seed each run (make test runs 50 rounds of a fixed one);
+# a failure names its seed: SOAK_SEED=<seed> make soak repeats it.
+SOAK_ROUNDS ?= 300
+soak: $(VENV)/.installed-test
+	SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_SEED=$${SOAK_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+		$(BIN)/python -m pytest tests/test_soak.py -q -s -p no:cacheprovider
 
 # The browser check: JupyterLab in headless Debian Chromium runs notebooks/ and the widget is
 # checked on the rendered page; tmux shows the terminal view. Regenerates docs/img/. Installs what

@@ -8,7 +8,8 @@ transaction as the COPY, so a source is recorded if and only if its rows are in 
 Two loads of one source take turns: the COPY's transaction first updates the source's lock slot.
 On Snowflake the second transaction waits for the first's lock; on the embedded server it fails
 at once (`LockBusy`) and is tried again. Either way, the one that goes second finds the first's
-record when it writes its own, and rolls its COPY back.
+record when it writes its own, and rolls its COPY back. A client that vanishes mid-transaction
+holds its slots until the server ends its session (the embedded server: after 10 s of silence).
 """
 
 from __future__ import annotations

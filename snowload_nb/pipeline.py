@@ -262,22 +262,19 @@ def stage_key(source: Source) -> str:
 def commit_copies(
     cursor: Any, items: list[PendingCopy], plan: LoadPlan, model: ProgressModel, cancel: threading.Event
 ) -> list[CopyOutcome]:
-    """Inside an open transaction: COPY the sources and record them in the ledger.
+    """Inside an open transaction: claim the sources, COPY them, and record them in the ledger.
 
     Raises `Rejected` when a COPY fails, or loads fewer files than were staged, and the caller's
     transaction rolls back: a source is in the ledger exactly when its rows are in the table.
-    `LockBusy`: another load holds a source's lock slot; roll back and try again.
-
-    One source takes its slot after its COPY, so the lock is held for a moment, and if another
-    load recorded the source meanwhile, this COPY rolls back. Several sources (all or nothing)
-    take their slots first and skip what is recorded, so one source loaded elsewhere does not
-    roll the others back.
+    `LockBusy`: another load holds a source's lock slot; roll back and try again. The claim
+    comes first, so such a retry finds its files still staged (a COPY's PURGE would have taken
+    them). A source another load recorded first is rolled back and reported as loaded by that
+    load; with several sources, those are skipped and the others load.
     """
     keys = [item.source.key for item in items]
-    elsewhere: set[str] = set()
-    if len(items) > 1:
-        plan.ledger.claim(cursor, keys, plan.attempt)
-        elsewhere = set() if plan.force else plan.ledger.loaded(cursor, keys)
+    plan.ledger.claim(cursor, keys, plan.attempt)
+    # One source: the record's own check below says the same for a statement less.
+    elsewhere = plan.ledger.loaded(cursor, keys) if len(items) > 1 and not plan.force else set()
     outcomes = []
     for item in items:
         if cancel.is_set():
@@ -297,16 +294,11 @@ def commit_copies(
             if not plan.force and _recorded(cursor, plan, item.source.key):
                 outcome = CopyOutcome(FileState.SKIPPED, error=ALREADY_LOADED_ELSEWHERE)
             raise Rejected(outcome, item)
+        if not plan.ledger.record(cursor, item.source.key, plan.attempt, outcome.rows) and not plan.force:
+            raise Rejected(CopyOutcome(FileState.SKIPPED, error=ALREADY_LOADED_ELSEWHERE), item)
         if len(items) > 1:
             model.wait(item.index, Wait.COMMIT)  # its rows are in, with the others' still to come
         outcomes.append(outcome)
-    if len(items) == 1:
-        plan.ledger.claim(cursor, keys, plan.attempt)
-    for item, outcome in zip(items, outcomes, strict=True):
-        if item.source.key in elsewhere:
-            continue
-        if not plan.ledger.record(cursor, item.source.key, plan.attempt, outcome.rows) and not plan.force:
-            raise Rejected(CopyOutcome(FileState.SKIPPED, error=ALREADY_LOADED_ELSEWHERE), item)
     if cancel.is_set():  # the last moment nothing is committed yet
         raise Cancelled
     return outcomes
