@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .env import PROGRESS_MODES, resolve_progress
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from .loader import Loader
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,7 +48,8 @@ def _load(args: argparse.Namespace) -> int:
         print(f"snowload: cannot connect: {describe(exc)}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        result = loader_for(args, conn).load(args.paths)
+        with _terminate_as_interrupt() as terminated:
+            result = loader_for(args, conn).load(args.paths)
     finally:
         conn.close()
     if args.json:
@@ -53,8 +57,26 @@ def _load(args: argparse.Namespace) -> int:
     else:  # the progress view prints the summary; with none, it goes after the table
         sys.stdout.write(_table(result, with_summary=resolve_progress(args.progress) == "none"))
     if result.cancelled:
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[list[bool]]:
+    """SIGTERM (kill, a CI job's timeout, systemd) cancels the load as Ctrl-C does, so running
+    files stop, nothing half-loaded is committed and the temporary folder goes, instead of the
+    process dying where it stands. The list says whether it came."""
+    came: list[bool] = []
+
+    def on_term(signum: int, frame: object) -> None:
+        came.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def loader_for(args: argparse.Namespace, conn: Any) -> Loader:

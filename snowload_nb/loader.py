@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -55,6 +56,7 @@ MIN_PART_SIZE_MB = 5
 _WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt
 # s a cancelled load, or one whose server is gone, still waits for running files to stop.
 ABANDON_AFTER = 1.5
+_WORKDIR = re.compile(r"snowload-(\d+)-[A-Za-z0-9_]+")
 # Each worker holds a session; beyond this many, more only queue on the server and the client's cores.
 MAX_WORKERS = 32
 
@@ -475,12 +477,34 @@ def _execute(cursor: Any, statement: str, context: str) -> None:
 
 @contextlib.contextmanager
 def _private_workdir() -> Iterator[Path]:
-    """A 0700 folder for compressed files, removed whatever happens."""
-    path = Path(tempfile.mkdtemp(prefix="snowload-"))
+    """A 0700 folder for compressed files, removed whatever happens; named by our pid, so that
+    the next load removes what a process killed outright (SIGKILL) left."""
+    _remove_orphaned_workdirs()
+    path = Path(tempfile.mkdtemp(prefix=f"snowload-{os.getpid()}-"))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_orphaned_workdirs() -> None:
+    root = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in root.iterdir():
+            match = _WORKDIR.fullmatch(entry.name)
+            if match is None or not entry.is_dir() or _alive(int(match[1])):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: alive, and not ours to remove
+        return True
+    return True
 
 
 def _display_name(entry: SourceFile | InputProblem) -> str:
