@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import html
-import json
 import os
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import pytest
-from conftest import expected_facts, table_facts
+from conftest import expected_facts, load_without_file_powers, table_facts
 
 import snowload_nb as sl
 from snowload_nb.demo import write_csv
@@ -161,22 +157,5 @@ def test_a_file_this_process_may_not_read_fails_with_permission_denied(tmp_path,
     locked.write_text(HEADER + ROW.format(id=900))
     locked.chmod(0)
     tmp_path.chmod(0o755)
-    script = textwrap.dedent(
-        f"""
-        import json, snowload_nb as sl
-        from snowload_nb import sql
-        from snowload_nb.demo import DEMO_COLUMNS
-        conn = sl.connect_local()
-        conn.cursor().execute(sql.create_table(sql.QualifiedName.parse("T"), DEMO_COLUMNS))
-        result = sl.Loader(conn, "T", progress="none").load([{str(locked)!r}, {str(good.path)!r}])
-        (count,) = conn.cursor().execute('SELECT COUNT(*) FROM "T"').fetchone()
-        print(json.dumps({{"files": [[f.status, f.error] for f in result.files], "rows": count}}))
-        """
-    )
-    command = [sys.executable, "-c", script]
-    if os.geteuid() == 0:  # root reads anything: take away the capabilities that let it
-        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = load_without_file_powers([str(locked), str(good.path)])
     assert report == {"files": [["failed", "cannot be read: permission denied"], ["loaded", None]], "rows": good.rows}

@@ -11,13 +11,11 @@ import itertools
 import json
 import os
 import subprocess
-import sys
-import textwrap
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import VENV_BIN, expected_facts, table_facts
+from conftest import VENV_BIN, expected_facts, load_without_file_powers, table_facts
 
 import snowload_nb as sl
 from snowload_nb import sql
@@ -241,23 +239,8 @@ def test_a_folder_this_process_may_not_list_fails_alone(tmp_path, good):
     write_csv(locked / "inside.csv", 1, 1000, 5)
     locked.chmod(0)
     tmp_path.chmod(0o755)
-    script = textwrap.dedent(
-        f"""
-        import json, snowload_nb as sl
-        from snowload_nb import sql
-        from snowload_nb.demo import DEMO_COLUMNS
-        conn = sl.connect_local()
-        conn.cursor().execute(sql.create_table(sql.QualifiedName.parse("T"), DEMO_COLUMNS))
-        result = sl.Loader(conn, "T", progress="none").load([{str(locked)!r}, {str(good.path)!r}])
-        (count,) = conn.cursor().execute('SELECT COUNT(*) FROM "T"').fetchone()
-        print(json.dumps({{"files": [[f.status, f.error] for f in result.files], "rows": count}}))
-        """
-    )
-    command = [sys.executable, "-c", script]
-    if os.geteuid() == 0:  # root lists anything: take away the capabilities that let it
-        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    locked.chmod(0o700)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    try:
+        report = load_without_file_powers([str(locked), str(good.path)])
+    finally:
+        locked.chmod(0o700)
     assert report == {"files": [["failed", "cannot be read: permission denied"], ["loaded", None]], "rows": good.rows}
