@@ -98,6 +98,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_dataframe.py
 	$(BIN)/python benchmarks/bench_embedded.py
+	$(BIN)/python benchmarks/bench_faults.py
 
 clean:
 	rm -rf $(VENV) $(KERNEL6) $(CONNECTOR5) $(LOWEST) .pytest_cache .ruff_cache .hypothesis
