@@ -12,7 +12,7 @@ import pytest
 from conftest import Interceptor, expected_facts, table_facts
 
 import snowload_nb as sl
-from snowload_nb import sql
+from snowload_nb import local, sql
 from snowload_nb.demo import ROW_BYTES, write_csv
 from snowload_nb.model import Phase, ProgressModel
 
@@ -195,3 +195,43 @@ def test_workers_far_beyond_the_files_are_capped_and_open_no_idle_sessions(conn,
 
     assert result.ok and table_facts(conn, table) == expected_facts([source])
     assert len(opened) == 1  # one file: one session
+
+
+def test_two_processes_loading_one_file_into_one_server_load_it_once(conn, table, tmp_path):
+    """The ledger and its lock slots live in the server, so separate clients take turns too."""
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    source = write_csv(tmp_path / "shared.csv", 0, 1, 200_000)
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import snowload_nb as sl
+        from snowload_nb import local
+        kwargs = json.loads(sys.argv[1])
+        conn = local.embedded_session(kwargs)
+        loader = sl.Loader(conn, {table!r}, progress="none", connect=lambda: local.embedded_session(kwargs))
+        print("ready", flush=True)
+        sys.stdin.readline()  # both start on the same line from the test
+        result = loader.load([{str(source.path)!r}])
+        print(json.dumps([result.files[0].status, result.files[0].rows_loaded, result.files[0].error]))
+        """
+    )
+    kwargs = json.dumps(local.embedded_server().connect_kwargs())
+    clients = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, kwargs], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for client in clients:
+        assert client.stdout.readline().strip() == "ready"
+    for client in clients:
+        client.stdin.write("go\n")
+        client.stdin.flush()
+    outcomes = sorted(tuple(json.loads(client.communicate(timeout=300)[0].strip())) for client in clients)
+
+    assert [o[:2] for o in outcomes] == [("loaded", source.rows), ("skipped", 0)], outcomes
+    assert table_facts(conn, table) == expected_facts([source])
