@@ -442,8 +442,8 @@ class _Run:
             deadline = deadline or time.monotonic() + ABANDON_AFTER
             if time.monotonic() >= deadline and (gone is not None or not sessions.committing):
                 self._halt.set()
+                self._give_up_running(gone)  # first: a worker the abandon wakes finds its file ended
                 sessions.abandon()
-                self._give_up_running(gone)
                 return
 
     def _give_up_running(self, gone: str | None) -> None:

@@ -29,6 +29,7 @@ from .diagnose import needs_a_line, wrong_field_count
 from .errors import describe
 from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
+from .local import GaveUp
 from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
 from .parts import Part, split_csv
 from .sessions import SessionPool
@@ -207,7 +208,7 @@ def load_file(
             return PendingCopy(index, source, job.target, staged)
         outcome = _copy(job, staged)
         end_quietly(model, index, outcome.state, rows=outcome.rows, error=outcome.error)
-    except Cancelled:
+    except (Cancelled, GaveUp):  # GaveUp: the load stopped waiting for this file's statement
         _settle(in_flight)
         if plan.outage.reason is not None:  # halted because the server is gone, not by the user
             why = f"the server stopped answering ({plan.outage.reason}) before it finished: load it again"

@@ -151,7 +151,7 @@ def test_an_interrupt_in_any_phase_cancels_cleanly(conn, table, files, private_t
     assert interrupted.is_set()
     assert result.cancelled and not result.ok
     statuses = {f.status for f in result.files}
-    assert "cancelled" in statuses and statuses <= {"loaded", "cancelled"}
+    assert "cancelled" in statuses and statuses <= {"loaded", "cancelled"}, [(f.status, f.error) for f in result.files]
     loaded = [g for g, f in zip(files, result.files, strict=True) if f.status == "loaded"]
     assert table_facts(conn, table) == expected_facts(loaded)  # whole files only
     assert result.rows_loaded == sum(g.rows for g in loaded)
