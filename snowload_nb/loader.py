@@ -55,7 +55,7 @@ DEFAULT_PART_SIZE_MB = 100
 MIN_PART_SIZE_MB = 5
 _WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt
 # s a cancelled load, or one whose server is gone, still waits for running files to stop.
-ABANDON_AFTER = 1.5
+ABANDON_AFTER = 1.0
 _WORKDIR = re.compile(r"snowload-(\d+)-[A-Za-z0-9_]+")
 # Each worker holds a session; beyond this many, more only queue on the server and the client's cores.
 MAX_WORKERS = 32
