@@ -2,9 +2,10 @@
 
 Runs on a worker thread. A large CSV is split into row-aligned parts; each part's upload starts
 (on the upload pool) as soon as the part is written, so compressing part k+1 overlaps uploading
-part k. All parts sit in the file's own stage folder and one COPY loads them together, so a file
-loads all or nothing. It knows the model and a cursor, nothing of views, and never raises: every
-outcome ends as the file's terminal state in the model.
+part k. All parts sit in this attempt's own stage folder and one COPY loads them together, in the
+transaction that records the file in the ledger, so a file loads all or nothing, and once. It
+knows the model and a cursor, nothing of views, and never raises: every outcome ends as the
+file's terminal state in the model.
 """
 
 from __future__ import annotations
@@ -145,13 +146,9 @@ class _Job:
     cancel: threading.Event
 
     @property
-    def folder(self) -> StagePath:
-        return source_folder(self.plan, self.source)
-
-    @property
     def target(self) -> StagePath:
         """This attempt's own folder: no other attempt's parts are ever in it."""
-        return self.folder.child(self.plan.attempt)
+        return source_folder(self.plan, self.source).child(self.plan.attempt)
 
     def check(self) -> None:
         if self.cancel.is_set():
