@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import overload
 
+from .errors import IllegalTransition
+
 
 class Phase(enum.Enum):
     """The three steps every file goes through, in order."""
@@ -108,10 +110,6 @@ class LoadState(enum.Enum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
-
-
-class IllegalTransition(RuntimeError):
-    """A mutator was called out of order: a bug in the caller, never bad user input."""
 
 
 class RateMeter:

@@ -24,9 +24,8 @@ from typing import Any, TypeVar
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
-from .compress import Cancelled
 from .diagnose import needs_a_line, wrong_field_count
-from .errors import describe
+from .errors import Cancelled, Rejected, ServerGone, SourceChanged, describe
 from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
 from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
@@ -79,26 +78,6 @@ class Outage:
     @property
     def reason(self) -> str | None:
         return self._reason
-
-
-class Rejected(Exception):
-    """The server refused a file's COPY: raised inside a transaction to roll it back."""
-
-    def __init__(self, outcome: CopyOutcome, item: PendingCopy) -> None:
-        super().__init__(outcome.error)
-        self.outcome = outcome
-        self.item = item
-
-
-class SourceChanged(RuntimeError):
-    """The file on disk is not the one whose bytes were staged."""
-
-    def __init__(self) -> None:
-        super().__init__("changed while loading: load it again (nothing of it was loaded)")
-
-
-class ServerGone(RuntimeError):
-    """A step not tried because an earlier one found the server unreachable."""
 
 
 @dataclass(frozen=True)
