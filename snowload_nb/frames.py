@@ -260,7 +260,7 @@ class FrameChunk:
 
     @property
     def size(self) -> int:
-        """Estimated in memory: the unit of the bars, known before the chunk is written."""
+        """Estimated in memory, known before the chunk is written; the load counts its Parquet size after."""
         return max(1, round(self.frame.bytes_per_row * (self.stop - self.start)))
 
     def write(self, folder: Path) -> Path:

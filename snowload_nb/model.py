@@ -453,6 +453,17 @@ class ProgressModel:
             if phase not in f.completed:
                 self._complete_unlocked(f, phase, self._clock())
 
+    def resize(self, index: int, size: int) -> None:
+        """The file's size is now known to be `size` (a DataFrame chunk once written as Parquet):
+        the bars, rates and ETAs count that instead of the estimate it was added with. Only
+        before any of its bytes went through a phase."""
+        with self._lock:
+            f = self._files[index]
+            if f.done:
+                raise IllegalTransition(f"{f.name} already has bytes counted; it cannot change size")
+            self._bytes_total += size - f.size
+            f.size = size
+
     def staged(self, index: int, nbytes: int) -> None:
         """`nbytes` of compressed data of the file were written to the stage."""
         with self._lock:

@@ -369,8 +369,11 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
     source, plan, model = job.source, job.plan, job.model
     if isinstance(source, FrameChunk):
         local = source.write(folder)  # Parquet: serialising is this phase's work
-        model.advance(job.index, Phase.COMPRESS, source.size)
-        yield Part(local, 1, source.size, local.stat().st_size), Compression.NONE
+        # From here the chunk counts as the Parquet bytes it stages, not its in-memory estimate.
+        written = local.stat().st_size
+        model.resize(job.index, written)
+        model.advance(job.index, Phase.COMPRESS, written)
+        yield Part(local, 1, written, written), Compression.NONE
         return
     if source.format is FileFormat.PARQUET or source.compression is not Compression.NONE:
         # Already compressed (Parquet compresses its own columns): staging it again costs only time.

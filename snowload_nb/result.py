@@ -47,7 +47,8 @@ class FileResult:
     """How one file fared.
 
     `source_bytes` is the file's size on disk; for a DataFrame chunk, the Parquet bytes staged
-    (its in-memory size until it was written). `staged_bytes` is what went to the stage.
+    (the views count the same), or its in-memory estimate if it was never written.
+    `staged_bytes` is what went to the stage.
     """
 
     path: str
@@ -59,11 +60,10 @@ class FileResult:
     staged_bytes: int = 0
 
     @classmethod
-    def from_snapshot(cls, f: FileSnapshot, unit: str = "file") -> FileResult:
+    def from_snapshot(cls, f: FileSnapshot) -> FileResult:
         # A file that never ended was never started: the load was cancelled before it.
         status = FileStatus(f.state.value) if f.state.terminal else FileStatus.CANCELLED
-        size = f.staged_bytes if unit == "chunk" and f.staged_bytes else f.size
-        return cls(f.path, status, f.rows, size, round(f.elapsed, 3), f.error, f.staged_bytes)
+        return cls(f.path, status, f.rows, f.size, round(f.elapsed, 3), f.error, f.staged_bytes)
 
     @property
     def bytes(self) -> int:
@@ -108,7 +108,7 @@ class LoadResult:
         unit: str = "file",
         timeline: TimelineData | None = None,
     ) -> LoadResult:
-        files_ = [FileResult.from_snapshot(f, unit) for f in files]
+        files_ = [FileResult.from_snapshot(f) for f in files]
         return cls(table, files_, round(seconds, 3), state.value, unit, timeline)
 
     @property

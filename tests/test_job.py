@@ -188,3 +188,23 @@ def test_start_dataframe_loads_in_the_background(conn, table):
 def test_start_dataframe_raises_a_bad_frame_at_once(conn, table):
     with pytest.raises(sl.FrameError):
         sl.Loader(conn, table, progress="none").start_dataframe(pd.DataFrame())
+
+
+def test_the_views_count_a_chunks_parquet_bytes(conn, table, monkeypatch):
+    """The bars' totals, like the result, are the Parquet bytes staged, not in-memory estimates."""
+    from snowload_nb import loader as loader_module
+    from snowload_nb.views import NullView
+
+    finals = []
+
+    class Keeping(NullView):
+        def close(self, snapshot) -> None:
+            finals.append(snapshot)
+
+    monkeypatch.setattr(loader_module, "make_view", lambda *args, **kwargs: Keeping())
+    frame = pd.DataFrame({"ID": range(1, 1001), "NAME": ["same"] * 1000})
+    result = sl.Loader(conn, table + "_PQ", progress="none", create_table=True).load_dataframe(frame, chunk_rows=300)
+
+    assert result.ok
+    staged = sum(f.staged_bytes for f in result.files)
+    assert finals[0].bytes_total == staged == sum(f.source_bytes for f in result.files)
