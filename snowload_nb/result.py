@@ -29,6 +29,10 @@ class FileStatus(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    def __repr__(self) -> str:
+        """As the string it equals: a list of statuses in a notebook reads ['loaded', 'skipped']."""
+        return repr(self.value)
+
     @property
     def word(self) -> str:
         return formatting.status_word(FileState(self.value))

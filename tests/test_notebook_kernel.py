@@ -207,7 +207,7 @@ def test_background_load_keeps_the_widget_live_after_the_cell(kernel, small_file
 
     cancelled = kernel.execute(f"job2 = sl.Loader(conn, new_table('CANCELLED'), workers=1).start({big_files!r})")
     assert cancelled.reply["status"] == "ok"
-    stopped = kernel.execute("job2.cancel()\nr2 = job2.wait()\nprint(r2.state, job2.done)")
+    stopped = kernel.execute("job2.cancel()\nr2 = job2.wait()\nprint(r2.state, job2.done())")
     assert stopped.stdout() == "cancelled True\n"
 
 
