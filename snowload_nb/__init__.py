@@ -9,21 +9,33 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .errors import ConnectionInUse, LoadError
-    from .frames import FrameError
+    from .errors import (
+        ConnectionInUse,
+        EmbeddedServerError,
+        FolderInUse,
+        FrameError,
+        LoadError,
+        LoadFailed,
+        SnowloadError,
+    )
     from .job import LoadJob
     from .loader import Loader
     from .local import connect_local
-    from .result import FileResult, LoadResult
+    from .result import FileResult, FileStatus, LoadResult
 
 __all__ = [
     "ConnectionInUse",
+    "EmbeddedServerError",
     "FileResult",
+    "FileStatus",
+    "FolderInUse",
     "FrameError",
     "LoadError",
+    "LoadFailed",
     "LoadJob",
     "LoadResult",
     "Loader",
+    "SnowloadError",
     "connect_local",
 ]
 
@@ -31,12 +43,17 @@ __all__ = [
 # numpy cost about a second, which `import snowload_nb` and `snowload --help` should not pay.
 _HOMES = {
     "ConnectionInUse": ".errors",
+    "EmbeddedServerError": ".errors",
     "FileResult": ".result",
-    "FrameError": ".frames",
+    "FileStatus": ".result",
+    "FolderInUse": ".errors",
+    "FrameError": ".errors",
     "LoadError": ".errors",
+    "LoadFailed": ".errors",
     "LoadJob": ".job",
     "LoadResult": ".result",
     "Loader": ".loader",
+    "SnowloadError": ".errors",
     "connect_local": ".local",
 }
 

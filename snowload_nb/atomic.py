@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from .compress import Cancelled
-from .errors import describe
+from .errors import Cancelled, describe
 from .model import FileState, Phase, ProgressModel
 from .pipeline import CopyOutcome, LoadPlan, PendingCopy, Rejected, commit_copies, in_turn, tidy_stage
 from .sessions import SessionPool

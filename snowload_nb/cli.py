@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .env import PROGRESS_MODES, resolve_progress
-from .errors import LoadError, describe
+from .errors import SnowloadError, describe
 from .result import LoadResult
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_demo(files=args.files, workers=args.workers, progress=args.progress)
         return _load(args)
-    except LoadError as exc:
+    except SnowloadError as exc:
         print(f"snowload: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -107,12 +107,7 @@ def connect(args: argparse.Namespace) -> Any:
 
 
 def _table(result: LoadResult, with_summary: bool) -> str:
-    width = max([len(f.path) for f in result.files] + [4])
-    lines = [f"{'file':<{width}}  {'status':<9} {'rows':>12} {'seconds':>8}  error"]
-    for f in result.files:
-        lines.append(
-            f"{f.path:<{width}}  {f.status:<9} {f.rows_loaded:>12,} {f.seconds:>8.2f}  {f.error or ''}".rstrip()
-        )
+    lines = [result.results_table()]
     if with_summary:
         lines.append(result.summary())
     return "\n".join(lines) + "\n"

@@ -21,10 +21,6 @@ CHUNK_SIZE = 1 << 20
 _GZIP_WBITS = 31  # 16 + 15: a gzip wrapper around a full window
 
 
-class Cancelled(Exception):
-    """The load was cancelled between two chunks."""
-
-
 def level_range() -> range:
     return range(0, 4) if _isal_zlib is not None else range(0, 10)
 

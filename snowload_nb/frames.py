@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from .errors import FrameError
 from .schema import UnsupportedType, name_problem, snowflake_type
 from .sql import Compression, FileFormat
 
@@ -34,11 +35,6 @@ SIZE_SAMPLE_ROWS = 10_000  # rows measured to size chunks: measuring all of a bi
 PARQUET_COMPRESSION = "snappy"
 _CHECK_ROWS = 100_000  # Python objects are test-converted this many rows at a time
 _INT64_MAX = 2**63 - 1
-
-
-class FrameError(ValueError):
-    """A frame that cannot be loaded as it is: no columns, bad or duplicate names, an unsupported
-    type or value. Always raised before a table is created or anything staged."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +260,7 @@ class FrameChunk:
 
     @property
     def size(self) -> int:
-        """Estimated in memory: the unit of the bars, known before the chunk is written."""
+        """Estimated in memory, known before the chunk is written; the load counts its Parquet size after."""
         return max(1, round(self.frame.bytes_per_row * (self.stop - self.start)))
 
     def write(self, folder: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Protocol
 
 from .result import LoadResult
@@ -16,8 +17,18 @@ class _Executable(Protocol):
     def cancel(self) -> None: ...
 
 
-class LoadJob:
-    """Handle on a background load: `cancel()`, `done`, `wait()` and `result()`.
+class LoadJob(Future[LoadResult]):
+    """A background load, and a real `concurrent.futures.Future` of its `LoadResult`.
+
+    So it works wherever futures do: `done()`, `running()`, `result(timeout)` and
+    `exception(timeout)` (both raise `TimeoutError` when the time passes first),
+    `add_done_callback`, `concurrent.futures.wait` / `as_completed`, and
+    `await asyncio.wrap_future(job)` in a notebook cell.
+
+    `cancel()` differs from a plain future's in one way, because a load that stops still has a
+    result: it asks the running load to stop and returns True, and the job then ends with the
+    `LoadResult` of a cancelled load (`result().cancelled`), not with `CancelledError`. On a job
+    that has already ended it returns False. Interrupting `result()` cancels the load too.
 
     The job's thread runs in a copy of the starting cell's context, so on ipykernel 7 whatever
     it sends (widget updates, the final display update) belongs to that cell, not to whichever
@@ -25,57 +36,52 @@ class LoadJob:
     """
 
     def __init__(self, run: _Executable, on_result: Callable[[LoadResult], None] = lambda r: None) -> None:
+        super().__init__()
         self._run = run
         self._on_result = on_result
-        self._result: LoadResult | None = None
-        self._error: BaseException | None = None
-        self._done = threading.Event()
+        self.set_running_or_notify_cancel()  # running from the start: the load has begun
         context = contextvars.copy_context()
         self._thread = threading.Thread(target=context.run, args=(self._main,), name="snowload-job")
         self._thread.start()
 
     def _main(self) -> None:
         try:
-            self._result = self._run.execute()
-            self._on_result(self._result)
-        except BaseException as exc:  # handed to whoever asks for the result
-            self._error = exc
-        finally:
-            self._done.set()
+            result = self._run.execute()
+            self._on_result(result)
+        except BaseException as exc:  # handed to whoever asks for the result, as futures do
+            self.set_exception(exc)
+        else:
+            self.set_result(result)
 
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def cancel(self) -> None:
-        """Stop the load: nothing new starts, running files stop at their next chunk."""
+    def cancel(self) -> bool:
+        """Stop the load (nothing new starts, running files stop at their next chunk); False if
+        it had already ended. The job still ends with a result: the cancelled load's."""
+        if self.done():
+            return False
         self._run.cancel()
+        return True
 
-    def wait(self, timeout: float | None = None) -> LoadResult | None:
-        """The result once the load ended, or None if `timeout` seconds passed first.
+    def result(self, timeout: float | None = None) -> LoadResult:
+        """The load's result once it ends; `TimeoutError` if `timeout` seconds pass first.
 
-        Interrupting the wait cancels the load, as interrupting a blocking load does.
+        Re-raises whatever stopped the load from running (a `SnowloadError`). Interrupting the
+        wait cancels the load, as interrupting a blocking load does, and returns its result.
         """
         try:
-            finished = self._done.wait(timeout)
+            return super().result(timeout)
         except KeyboardInterrupt:
+            if self.done() and self.exception(0) is not None:
+                raise
             self.cancel()
-            self._done.wait()
-            finished = True
-        if not finished:
-            return None
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
+            return super().result()
 
-    def result(self) -> LoadResult:
-        """Block until the load ends and return its result."""
-        result = self.wait()
-        assert result is not None
-        return result
+    def wait(self, timeout: float | None = None) -> LoadResult:
+        """An alias of `result(timeout)`, kept for the notebooks that call it."""
+        return self.result(timeout)
 
     def __repr__(self) -> str:
-        if not self.done:
+        if not self.done():
             return "<LoadJob running>"
-        return f"<LoadJob {self._result.summary() if self._result else 'failed'}>"
+        if self.exception(0) is not None:
+            return "<LoadJob failed>"
+        return f"<LoadJob {self.result(0).summary()}>"

@@ -23,15 +23,12 @@ from typing import Any
 from snowflake.connector.errors import ProgrammingError
 
 from . import sql
+from .errors import LockBusy
 from .sql import QualifiedName
 
 _CHECK_BATCH = 500  # keys per pre-check statement
 _PREPARE_TRIES = 8
 _LOCK_ERRNOS = frozenset({625})  # Snowflake: a lock wait timed out; the embedded server: a conflict
-
-
-class LockBusy(Exception):
-    """Another transaction holds a lock slot this COPY needs; try again once it ends."""
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,19 @@ class Loader:
         names them; tuple (MultiIndex) labels, and anything else that could only fail once the
         table exists, raise FrameError first.
         """
+        result = self._begin_dataframe(data, chunk_rows, background=False).execute()
+        self.last_result = result
+        return result
+
+    def start_dataframe(self, data: Any, *, chunk_rows: int | None = None) -> LoadJob:
+        """`load_dataframe` in the background: returns a `LoadJob` at once, as `start` does.
+
+        The frame is checked and the table prepared before it returns, so a FrameError or a
+        LoadError is raised here, not later from the job.
+        """
+        return LoadJob(self._begin_dataframe(data, chunk_rows, background=True), on_result=self._remember)
+
+    def _begin_dataframe(self, data: Any, chunk_rows: int | None, background: bool) -> _Run:
         if chunk_rows is not None and (
             isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
         ):
@@ -168,10 +181,7 @@ class Loader:
             ]
             if sources or self.create_table:
                 self._prepare_target(frame.columns)
-            run = self._start_run(model, sources, atomic=True, background=False, hold=hold.pop_all())
-        result = run.execute()
-        self.last_result = result
-        return result
+            return self._start_run(model, sources, atomic=True, background=background, hold=hold.pop_all())
 
     @contextlib.contextmanager
     def _holding_connection(self) -> Iterator[contextlib.ExitStack]:

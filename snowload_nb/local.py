@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from .errors import EmbeddedServerError, GaveUp
+
 if TYPE_CHECKING:
     from snowflake.connector import SnowflakeConnection
 
@@ -97,10 +99,6 @@ def _for_this_connector(kwargs: dict[str, Any]) -> dict[str, Any]:
             kwargs.setdefault("query_timeout", timeout)
             kwargs.setdefault("request_timeout", timeout)
     return kwargs
-
-
-class EmbeddedServerError(RuntimeError):
-    """The embedded server could not be started or reached."""
 
 
 def serve_command() -> list[str]:
@@ -333,10 +331,6 @@ def connect_local(db_path: str | os.PathLike[str] | None = None, **connect_kwarg
     conn = open_session()
     _session_factories[conn] = open_session
     return conn
-
-
-class GaveUp(Exception):
-    """Raised inside the connector's retry loop once the load stopped waiting for the statement."""
 
 
 # Seconds between the connector's retries of a request to the embedded server: short enough that

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import overload
 
+from .errors import IllegalTransition
+
 
 class Phase(enum.Enum):
     """The three steps every file goes through, in order."""
@@ -108,10 +110,6 @@ class LoadState(enum.Enum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
-
-
-class IllegalTransition(RuntimeError):
-    """A mutator was called out of order: a bug in the caller, never bad user input."""
 
 
 class RateMeter:
@@ -454,6 +452,17 @@ class ProgressModel:
             self._check_live(f, phase)
             if phase not in f.completed:
                 self._complete_unlocked(f, phase, self._clock())
+
+    def resize(self, index: int, size: int) -> None:
+        """The file's size is now known to be `size` (a DataFrame chunk once written as Parquet):
+        the bars, rates and ETAs count that instead of the estimate it was added with. Only
+        before any of its bytes went through a phase."""
+        with self._lock:
+            f = self._files[index]
+            if f.done:
+                raise IllegalTransition(f"{f.name} already has bytes counted; it cannot change size")
+            self._bytes_total += size - f.size
+            f.size = size
 
     def staged(self, index: int, nbytes: int) -> None:
         """`nbytes` of compressed data of the file were written to the stage."""

@@ -17,7 +17,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .compress import CHUNK_SIZE, Cancelled, gzip_compressor
+from .compress import CHUNK_SIZE, gzip_compressor
+from .errors import Cancelled, NotCsvText
 
 _QUOTE = ord('"')
 
@@ -134,10 +135,6 @@ def _row_end(chunk: bytes, pos: int, parity: int) -> tuple[int | None, int]:
         if parity == 0:
             return newline + 1, 0
         pos = newline + 1
-
-
-class NotCsvText(ValueError):
-    """The file is not UTF-8 text: binary data, or text in another encoding."""
 
 
 class _Chunks:

@@ -25,9 +25,8 @@ from typing import Any, TypeVar
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
-from .compress import Cancelled
 from .diagnose import needs_a_line, wrong_field_count
-from .errors import describe
+from .errors import Cancelled, Rejected, ServerGone, SourceChanged, describe
 from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
 from .local import GaveUp
@@ -81,26 +80,6 @@ class Outage:
     @property
     def reason(self) -> str | None:
         return self._reason
-
-
-class Rejected(Exception):
-    """The server refused a file's COPY: raised inside a transaction to roll it back."""
-
-    def __init__(self, outcome: CopyOutcome, item: PendingCopy) -> None:
-        super().__init__(outcome.error)
-        self.outcome = outcome
-        self.item = item
-
-
-class SourceChanged(RuntimeError):
-    """The file on disk is not the one whose bytes were staged."""
-
-    def __init__(self) -> None:
-        super().__init__("changed while loading: load it again (nothing of it was loaded)")
-
-
-class ServerGone(RuntimeError):
-    """A step not tried because an earlier one found the server unreachable."""
 
 
 @dataclass(frozen=True)
@@ -388,8 +367,11 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
     source, plan, model = job.source, job.plan, job.model
     if isinstance(source, FrameChunk):
         local = source.write(folder)  # Parquet: serialising is this phase's work
-        model.advance(job.index, Phase.COMPRESS, source.size)
-        yield Part(local, 1, source.size, local.stat().st_size), Compression.NONE
+        # From here the chunk counts as the Parquet bytes it stages, not its in-memory estimate.
+        written = local.stat().st_size
+        model.resize(job.index, written)
+        model.advance(job.index, Phase.COMPRESS, written)
+        yield Part(local, 1, written, written), Compression.NONE
         return
     if source.format is FileFormat.PARQUET or source.compression is not Compression.NONE:
         # Already compressed (Parquet compresses its own columns): staging it again costs only time.

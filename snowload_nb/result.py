@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import formatting
+from .errors import LoadFailed
 from .model import FileSnapshot, FileState, LoadState, TimelineData
 
 if TYPE_CHECKING:
@@ -13,26 +16,79 @@ if TYPE_CHECKING:
 
     from .timeline import Timeline
 
-STATUSES = ("loaded", "skipped", "failed", "cancelled")
+
+class FileStatus(str, enum.Enum):
+    """How a file ended. A `str`, so `f.status == "loaded"` and JSON keep working; `word` is how
+    every view and message says it ("already loaded" for a file the table had loaded before)."""
+
+    LOADED = "loaded"
+    ALREADY_LOADED = "skipped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        """As the string it equals: a list of statuses in a notebook reads ['loaded', 'skipped']."""
+        return repr(self.value)
+
+    @property
+    def word(self) -> str:
+        return formatting.status_word(FileState(self.value))
+
+    @property
+    def ok(self) -> bool:
+        """Whether the file is in the table: loaded now or before."""
+        return self in (FileStatus.LOADED, FileStatus.ALREADY_LOADED)
+
+
+STATUSES = tuple(s.value for s in FileStatus)
 
 
 @dataclass(frozen=True)
 class FileResult:
-    """How one file fared. `status` is loaded, skipped (already loaded), failed or cancelled."""
+    """How one file fared.
+
+    `source_bytes` is the file's size on disk; for a DataFrame chunk, the Parquet bytes staged
+    (the views count the same), or its in-memory estimate if it was never written.
+    `staged_bytes` is what went to the stage.
+    """
 
     path: str
-    status: str
+    status: FileStatus
     rows_loaded: int
-    bytes: int
+    source_bytes: int
     seconds: float
     error: str | None = None
-    staged_bytes: int = 0  # what went to the stage, compressed
+    staged_bytes: int = 0
 
     @classmethod
     def from_snapshot(cls, f: FileSnapshot) -> FileResult:
         # A file that never ended was never started: the load was cancelled before it.
-        status = f.state.value if f.state.terminal else FileState.CANCELLED.value
+        status = FileStatus(f.state.value) if f.state.terminal else FileStatus.CANCELLED
         return cls(f.path, status, f.rows, f.size, round(f.elapsed, 3), f.error, f.staged_bytes)
+
+    @property
+    def bytes(self) -> int:
+        """The old name of `source_bytes`."""
+        return self.source_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "status": self.status.value,
+            "rows_loaded": self.rows_loaded,
+            "source_bytes": self.source_bytes,
+            "seconds": self.seconds,
+            "error": self.error,
+            "staged_bytes": self.staged_bytes,
+        }
+
+    def row(self) -> formatting.Row:
+        """This file's line in a results table; a file loaded before shows no error."""
+        error = None if self.status is FileStatus.ALREADY_LOADED else self.error
+        return formatting.Row(self.path, self.status.word, self.rows_loaded, self.seconds, error)
 
 
 @dataclass(frozen=True)
@@ -61,7 +117,7 @@ class LoadResult:
 
     @property
     def ok(self) -> bool:
-        return self.state == LoadState.DONE.value and all(f.status in ("loaded", "skipped") for f in self.files)
+        return self.state == LoadState.DONE.value and all(f.status.ok for f in self.files)
 
     @property
     def cancelled(self) -> bool:
@@ -73,34 +129,48 @@ class LoadResult:
 
     @property
     def failed(self) -> list[FileResult]:
-        return [f for f in self.files if f.status == "failed"]
+        return [f for f in self.files if f.status is FileStatus.FAILED]
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
 
+    def raise_for_status(self) -> LoadResult:
+        """This result if `ok` (every file loaded, now or before); else raise `LoadFailed`, which
+        lists the files that failed or were cancelled. So a script can end a chain with it:
+        `loader.load(paths).raise_for_status()`."""
+        if not self.ok:
+            raise LoadFailed(self)
+        return self
+
     def summary(self) -> str:
         """One line: what happened, worded as the views word it."""
-        from .views import text
+        counts = {s.word: self.count(s) for s in FileStatus}
+        files = formatting.plural(len(self.files), self.unit)
+        return formatting.summary(LoadState(self.state), self.rows_loaded, self.table, files, counts, self.seconds)
 
-        counts = {text.status_word(FileState(s)): self.count(s) for s in STATUSES}
-        files = text.plural(len(self.files), self.unit)
-        return text.summary(LoadState(self.state), self.rows_loaded, self.table, files, counts, self.seconds)
+    def results_table(self, width: int | None = None) -> str:
+        """The results table as text, one line per file; names cut at `width` (all of them by default)."""
+        if width is None:
+            width = max([len(f.path) for f in self.files] + [4])
+        return formatting.results_text([f.row() for f in self.files], width)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data for `json.dumps`: what `snowload load --json` prints."""
         return {
             "table": self.table,
             "ok": self.ok,
             "state": self.state,
+            "unit": self.unit,
             "rows_loaded": self.rows_loaded,
             "seconds": self.seconds,
-            "files": [asdict(f) for f in self.files],
+            "files": [f.to_dict() for f in self.files],
         }
 
     def to_pandas(self) -> pd.DataFrame:
         import pandas as pd
 
-        columns = ["path", "status", "rows_loaded", "bytes", "seconds", "error", "staged_bytes"]
-        return pd.DataFrame([asdict(f) for f in self.files], columns=columns)
+        columns = ["path", "status", "rows_loaded", "source_bytes", "seconds", "error", "staged_bytes"]
+        return pd.DataFrame([f.to_dict() for f in self.files], columns=columns)
 
     def timeline(self) -> Timeline:
         """A picture of the load: each file's compress, upload, copy, retry and waiting spans, and
@@ -115,14 +185,9 @@ class LoadResult:
     def _repr_html_(self) -> str:
         """The summary and the results table; only the summary when this cell's load record
         already shows the table (as `%snowload` and a load as a cell's last line do)."""
-        from .views import html
         from .views.cell import record_shown_in_this_cell
 
+        summary = formatting.summary_html(self.summary(), self.state)
         if record_shown_in_this_cell():
-            return html.summary(self.summary(), self.state)
-        rows = [html.Row(f.path, _word(f.status), f.rows_loaded, f.seconds, f.error) for f in self.files]
-        return html.summary(self.summary(), self.state) + html.table(rows)
-
-
-def _word(status: str) -> str:
-    return "already loaded" if status == FileState.SKIPPED.value else status
+            return summary
+        return summary + formatting.results_html([f.row() for f in self.files])

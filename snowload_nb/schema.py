@@ -15,17 +15,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .errors import describe
+from .errors import Refused, UnsupportedType, describe
 from .sources import SourceFile
 from .sql import Compression, FileFormat, normalise_identifier
 
 SAMPLE_BYTES = 1 << 20
 HEADER_READ = 1 << 16  # read a header this much at a time: one read for any ordinary header
 _ARROW_CODECS = {Compression.NONE: None, Compression.GZIP: "gzip", Compression.ZSTD: "zstd"}
-
-
-class Refused(ValueError):
-    """A file refused before anything is sent, with the reason to show beside its name."""
 
 
 def name_problem(names: list[str]) -> str | None:
@@ -119,10 +115,6 @@ def table_columns(source: SourceFile) -> list[tuple[str, str]]:
                     "COPY reads CSV as UTF-8, so convert the file first"
                 )
     return columns
-
-
-class UnsupportedType(ValueError):
-    """A column whose type has no Snowflake counterpart we can load into."""
 
 
 def infer_columns(source: SourceFile) -> list[tuple[str, str]]:

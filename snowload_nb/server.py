@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import embedded_fixes
+from .errors import FolderInUse
 from .local import DATABASE, SCHEMA, EmbeddedServerError, connect_kwargs
 
 _QUIET = logging.CRITICAL + 1
@@ -130,10 +131,6 @@ class Connector5Answers:
         else:
             return body
         return json.dumps(answer).encode()
-
-
-class FolderInUse(EmbeddedServerError):
-    """Another process serves the same `local_db` folder."""
 
 
 @contextlib.contextmanager

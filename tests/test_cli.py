@@ -100,3 +100,40 @@ def test_a_silent_demo_still_ends_with_the_summary(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Done: " in done.stdout and "from 3 files (3 loaded)" in done.stdout
     assert done.stderr == ""
+
+
+def test_an_interrupt_during_the_load_exits_130(mixed_files, table, monkeypatch, capsys):
+    """Ctrl-C cancels the load as in a notebook; the exit status says interrupted (128 + SIGINT)."""
+    import _thread
+
+    from conftest import Interceptor
+
+    from snowload_nb import cli
+
+    def interrupt_at_the_put(statement: str) -> None:
+        if statement.split()[0].upper() == "PUT":
+            _thread.interrupt_main()  # a KeyboardInterrupt on the calling thread, as Ctrl-C gives
+
+    made = cli.loader_for
+
+    def loader_for(args, conn):
+        loader = made(args, conn)
+        loader.connect = Interceptor(interrupt_at_the_put)
+        return loader
+
+    monkeypatch.setattr(cli, "loader_for", loader_for)
+    status = cli.main(["load", str(mixed_files[0].path), "--table", table, "--local", "--progress", "none", "--json"])
+
+    assert status == cli.EXIT_INTERRUPTED == 130
+    assert json.loads(capsys.readouterr().out)["state"] == "cancelled"
+
+
+def test_an_interrupt_before_the_load_exits_130(monkeypatch, capsys):
+    from snowload_nb import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "connect", interrupted)
+    assert cli.main(["load", "x.csv", "--table", "T", "--local"]) == 130
+    assert capsys.readouterr().err == "snowload: interrupted\n"

@@ -247,3 +247,24 @@ def test_the_timeline_holds_each_files_spans_in_time_order():
     ]
     width, buckets = timeline.throughput[Phase.COPY]
     assert sum(buckets) == 100 and width > 0
+
+
+def test_a_resized_file_counts_its_new_size_and_only_before_any_bytes():
+    """A DataFrame chunk is added with its in-memory estimate and resized to its Parquet bytes."""
+    model = ProgressModel("T", 1, unit="chunk")
+    a = model.add_file("rows 1-10", "DataFrame[0:10]", 1_000)
+    b = model.add_file("rows 11-20", "DataFrame[10:20]", 1_000)
+    model.start()
+
+    model.begin(a, Phase.COMPRESS)
+    model.resize(a, 300)
+    model.advance(a, Phase.COMPRESS, 300)
+
+    snap = model.snapshot()
+    assert snap.bytes_total == 1_300
+    assert snap.phase(Phase.COMPRESS).bytes_done == 300
+    assert next(f for f in snap.active if f.index == a).size == 300
+    with pytest.raises(IllegalTransition):
+        model.resize(a, 400)
+    model.resize(b, 200)
+    assert model.snapshot().bytes_total == 500

@@ -188,10 +188,10 @@ def test_interrupt_cancels_a_blocking_load(kernel, big_files):
 def test_background_load_keeps_the_widget_live_after_the_cell(kernel, small_files, big_files):
     started = kernel.execute(
         f"job = sl.Loader(conn, new_table('BACKGROUND'), workers=2).start({_paths(small_files)!r})\n"
-        "print('started', job.done)"
+        "print('started', job.done())"
     )
     assert started.stdout() == "started False\n"
-    waited = kernel.execute("r = job.wait()\nprint(r.rows_loaded, job.done, r.state)")
+    waited = kernel.execute("r = job.wait()\nprint(r.rows_loaded, job.done(), r.state)")
     assert waited.stdout() == f"{sum(f.rows for f in small_files)} True done\n"
 
     bars = _opened(started.messages, "FloatProgressModel")
@@ -207,7 +207,7 @@ def test_background_load_keeps_the_widget_live_after_the_cell(kernel, small_file
 
     cancelled = kernel.execute(f"job2 = sl.Loader(conn, new_table('CANCELLED'), workers=1).start({big_files!r})")
     assert cancelled.reply["status"] == "ok"
-    stopped = kernel.execute("job2.cancel()\nr2 = job2.wait()\nprint(r2.state, job2.done)")
+    stopped = kernel.execute("job2.cancel()\nr2 = job2.wait()\nprint(r2.state, job2.done())")
     assert stopped.stdout() == "cancelled True\n"
 
 

@@ -9,79 +9,18 @@ Everything a user or a file system named (paths, errors) is escaped: a file call
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from html import escape
 
+from ..formatting import MAX_ROWS, Row, header_html, results_text
+from ..formatting import results_html as table
+from ..formatting import summary_html as summary
 from ..model import FileSnapshot, FileState, LoadState, PhaseSnapshot, Snapshot
 from . import text
-
-MAX_ROWS = 1000
-
-_STATUS_COLOURS = {
-    "loaded": "#2e7d32",
-    "already loaded": "#546e7a",
-    "skipped": "#546e7a",
-    "failed": "#c62828",
-    "cancelled": "#ef6c00",
-}
-
-_COLUMNS = (("file", "left"), ("status", "left"), ("rows", "right"), ("seconds", "right"), ("error", "left"))
-_TABLE_STYLE = "border-collapse:collapse;font-size:12px;width:100%"
-_CELL = "padding:2px 8px;text-align:{align};border-bottom:1px solid #ddd;vertical-align:top"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One file's line in a results table."""
-
-    file: str
-    status: str
-    rows: int
-    seconds: float
-    error: str | None
-
-
-def table(rows: Sequence[Row], total: int | None = None, title: str | None = None) -> str:
-    """A compact table; only the last `MAX_ROWS` rows, with a note saying how many came before."""
-    total = len(rows) if total is None else total
-    shown = rows[-MAX_ROWS:]
-    head = "".join(f'<th style="{_CELL.format(align=align)}">{name}</th>' for name, align in _COLUMNS)
-    body = "".join(_row(r) for r in shown)
-    note = ""
-    if total > len(shown):
-        note = f"<div style='font-size:11px;color:#666'>{total - len(shown):,} earlier files not shown</div>"
-    caption = f"<div style='font-weight:600;margin:4px 0'>{escape(title)}</div>" if title else ""
-    return f"{caption}{note}<table style='{_TABLE_STYLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def summary(text: str, state: str) -> str:
-    colour = {"done": "#2e7d32", "failed": "#c62828", "cancelled": "#ef6c00"}.get(state, "#1565c0")
-    return f"<div class='snowload-summary' style='font-weight:600;color:{colour};margin:4px 0'>{escape(text)}</div>"
 
 
 def scrollable(inner: str, max_height_px: int = 220) -> str:
     return f"<div style='max-height:{max_height_px}px;overflow-y:auto'>{inner}</div>"
-
-
-def plain_table(rows: Iterable[Row]) -> str:
-    """The same table as text, for `text/plain` outputs."""
-    lines = [f"{'file':<32} {'status':<15} {'rows':>12} {'seconds':>8}  error"]
-    for r in rows:
-        lines.append(f"{r.file[:32]:<32} {r.status:<15} {r.rows:>12,} {r.seconds:>8.2f}  {r.error or ''}".rstrip())
-    return "\n".join(lines)
-
-
-def _row(r: Row) -> str:
-    colour = _STATUS_COLOURS.get(r.status, "#000")
-    cells = (
-        (escape(r.file), "left", ""),
-        (escape(r.status), "left", f";color:{colour}"),
-        (f"{r.rows:,}", "right", ""),
-        (f"{r.seconds:.2f}", "right", ""),
-        (escape(r.error or ""), "left", ";color:#c62828;white-space:pre-wrap"),
-    )
-    return "<tr>" + "".join(f'<td style="{_CELL.format(align=a)}{extra}">{v}</td>' for v, a, extra in cells) + "</tr>"
 
 
 STATE_COLOURS = {
@@ -102,12 +41,7 @@ def row_of(f: FileSnapshot) -> Row:
 
 
 def header(s: Snapshot) -> str:
-    colour = STATE_COLOURS[s.state]
-    return (
-        f"<b>{escape(s.table)}</b> · {text.plural(s.files_total, s.unit)} · {text.size(s.bytes_total)} · "
-        f"{text.plural(s.workers, 'worker')} · {text.duration(s.elapsed)} · "
-        f"<b style='color:{colour}'>{s.state.value}</b>"
-    )
+    return header_html(s, STATE_COLOURS[s.state])
 
 
 def phase_bar(p: PhaseSnapshot, state: LoadState, running: bool) -> str:
@@ -196,7 +130,7 @@ def record_parts(s: Snapshot) -> tuple[str, str]:
 def plain_record(s: Snapshot, rows: Sequence[Row]) -> str:
     lines = [text.summary_line(s)]
     lines += [f"{p.phase.label:<8} {p.fraction * 100:3.0f}%  {text.phase_line(p, running=False)}" for p in s.phases]
-    return "\n".join(lines) + "\n" + plain_table(rows[-MAX_ROWS:])
+    return "\n".join(lines) + "\n" + results_text(rows[-MAX_ROWS:])
 
 
 TIMELINE_OPEN_MAX = 20  # more files than this: the record's timeline starts folded

@@ -1,0 +1,164 @@
+"""Every figure and sentence a user reads about a load, worded one way: sizes, durations, the
+summary line, the header, each status's word and the results table, as text and as HTML.
+
+Results, the views and the CLI all format through here, so "already loaded" (never "skipped")
+and "2.5 s" read the same in a terminal, a widget, a `LoadResult` and `snowload load`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+
+from .model import FileState, LoadState, Snapshot
+
+MB = 1_000_000
+MAX_ROWS = 1000  # rows of a results table shown in HTML; earlier ones are counted in a note
+OUTCOMES = {
+    LoadState.PENDING: "Starting",
+    LoadState.RUNNING: "Running",
+    LoadState.DONE: "Done",
+    LoadState.FAILED: "Done with failures",
+    LoadState.CANCELLED: "Cancelled",
+}
+# The words of a file's ended states; a file loaded before says so instead of "skipped".
+_STATUS_WORDS = {FileState.SKIPPED: "already loaded"}
+
+
+def size(n: int) -> str:
+    if n < 1000:
+        return f"{n} B"
+    if n < MB:
+        return f"{n / 1000:.1f} kB"
+    if n < 1000 * MB:
+        return f"{n / MB:.1f} MB"
+    return f"{n / (1000 * MB):.2f} GB"
+
+
+def size_pair(done: int, total: int) -> str:
+    """ "3.1/7.3 MB": one unit when both sizes share it."""
+    a, b = size(done), size(total)
+    unit_a, unit_b = a.rsplit(" ", 1)[1], b.rsplit(" ", 1)[1]
+    return f"{a.rsplit(' ', 1)[0]}/{b}" if unit_a == unit_b else f"{a}/{b}"
+
+
+def rate(bytes_per_second: float) -> str:
+    return f"{bytes_per_second / MB:,.1f} MB/s"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+def seconds_taken(seconds: float) -> str:
+    """How long something took: tenths under a minute, then minutes and seconds."""
+    return f"{seconds:.1f} s" if seconds < 60 else duration(seconds)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def status_word(state: FileState) -> str:
+    """The word for a file's state; a skipped file says why it was skipped."""
+    return _STATUS_WORDS.get(state, state.value)
+
+
+def summary(state: LoadState, rows: int, table: str, files: str, counts: Mapping[str, int], seconds: float) -> str:
+    """ "Done: 1,234 rows into EVENTS from 12 files (11 loaded, 1 already loaded) in 2.5 s"."""
+    parts = [f"{counts.get('loaded', 0)} loaded"]
+    parts += [f"{n} {word}" for word, n in counts.items() if n and word != "loaded"]
+    return (
+        f"{OUTCOMES[state]}: {plural(rows, 'row')} into {table} from {files} "
+        f"({', '.join(parts)}) in {seconds_taken(seconds)}"
+    )
+
+
+def header_fields(s: Snapshot) -> list[str]:
+    """What the header of every view says: table, files, size, workers, time, state."""
+    return [
+        s.table,
+        plural(s.files_total, s.unit),
+        size(s.bytes_total),
+        plural(s.workers, "worker"),
+        duration(s.elapsed),
+        s.state.value,
+    ]
+
+
+def header_line(s: Snapshot) -> str:
+    return " · ".join(header_fields(s))
+
+
+def header_html(s: Snapshot, colour: str) -> str:
+    """The header as HTML: the table and the state in bold, the state in `colour`."""
+    table, *middle, state = (escape(f) for f in header_fields(s))
+    return f"<b>{table}</b> · {' · '.join(middle)} · <b style='color:{colour}'>{state}</b>"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One file's line in a results table; `status` is already its word."""
+
+    file: str
+    status: str
+    rows: int
+    seconds: float
+    error: str | None
+
+
+def results_text(rows: Iterable[Row], width: int = 32) -> str:
+    """The results table as text, for `text/plain` outputs and `snowload load`; names cut at `width`."""
+    lines = [f"{'file':<{width}} {'status':<15} {'rows':>12} {'seconds':>8}  error"]
+    for r in rows:
+        name = r.file if len(r.file) <= width else r.file[:width]
+        lines.append(f"{name:<{width}} {r.status:<15} {r.rows:>12,} {r.seconds:>8.2f}  {r.error or ''}".rstrip())
+    return "\n".join(lines)
+
+
+_STATUS_COLOURS = {
+    "loaded": "#2e7d32",
+    "already loaded": "#546e7a",
+    "failed": "#c62828",
+    "cancelled": "#ef6c00",
+}
+_COLUMNS = (("file", "left"), ("status", "left"), ("rows", "right"), ("seconds", "right"), ("error", "left"))
+_TABLE_STYLE = "border-collapse:collapse;font-size:12px;width:100%"
+_CELL = "padding:2px 8px;text-align:{align};border-bottom:1px solid #ddd;vertical-align:top"
+
+
+def results_html(rows: Sequence[Row], total: int | None = None, title: str | None = None) -> str:
+    """The results table as HTML; only the last `MAX_ROWS` rows, with a note saying how many came before."""
+    total = len(rows) if total is None else total
+    shown = rows[-MAX_ROWS:]
+    head = "".join(f'<th style="{_CELL.format(align=align)}">{name}</th>' for name, align in _COLUMNS)
+    body = "".join(_row_html(r) for r in shown)
+    note = ""
+    if total > len(shown):
+        note = f"<div style='font-size:11px;color:#666'>{total - len(shown):,} earlier files not shown</div>"
+    caption = f"<div style='font-weight:600;margin:4px 0'>{escape(title)}</div>" if title else ""
+    return f"{caption}{note}<table style='{_TABLE_STYLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _row_html(r: Row) -> str:
+    colour = _STATUS_COLOURS.get(r.status, "#000")
+    cells = (
+        (escape(r.file), "left", ""),
+        (escape(r.status), "left", f";color:{colour}"),
+        (f"{r.rows:,}", "right", ""),
+        (f"{r.seconds:.2f}", "right", ""),
+        (escape(r.error or ""), "left", ";color:#c62828;white-space:pre-wrap"),
+    )
+    return "<tr>" + "".join(f'<td style="{_CELL.format(align=a)}{extra}">{v}</td>' for v, a, extra in cells) + "</tr>"
+
+
+def summary_html(text: str, state: str) -> str:
+    """The summary line as HTML, coloured by the load's state."""
+    colour = {"done": "#2e7d32", "failed": "#c62828", "cancelled": "#ef6c00"}.get(state, "#1565c0")
+    return f"<div class='snowload-summary' style='font-weight:600;color:{colour};margin:4px 0'>{escape(text)}</div>"
