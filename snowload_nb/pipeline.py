@@ -26,10 +26,9 @@ from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
 from .diagnose import needs_a_line, wrong_field_count
-from .errors import Cancelled, Rejected, ServerGone, SourceChanged, describe
+from .errors import Cancelled, GaveUp, Rejected, ServerGone, SourceChanged, describe
 from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
-from .local import GaveUp
 from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
 from .parts import Part, split_csv
 from .sessions import SessionPool
