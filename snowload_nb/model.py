@@ -513,9 +513,12 @@ class ProgressModel:
                 raise IllegalTransition(f"{f.name} already ended as {f.state.value}")
             now = self._clock()
             self._resume(f, now)
-            if state is FileState.SKIPPED and Phase.COPY not in f.completed:
-                # Already in the table: the copy of this file is done, with nothing to add.
-                self._complete_unlocked(f, Phase.COPY, now)
+            if state is FileState.SKIPPED:
+                # Already in the table: nothing of it is left to compress, send or copy (the
+                # re-run check ends such files before any work), and no work to time.
+                for phase in self._phases:
+                    if phase not in f.completed:
+                        self._complete_unlocked(f, phase, now, measured=False)
             for phase, totals in self._phases.items():
                 if phase not in f.completed:
                     totals.bytes_dropped += f.size - f.done.get(phase, 0)
@@ -596,13 +599,15 @@ class ProgressModel:
         totals.meter.add(now, nbytes)
         totals.throughput.add(now - (self._started if self._started is not None else now), nbytes)
 
-    def _complete_unlocked(self, f: _File, phase: Phase, now: float) -> None:
+    def _complete_unlocked(self, f: _File, phase: Phase, now: float, measured: bool = True) -> None:
         rest = f.size - f.done.get(phase, 0)
         f.done[phase] = f.size
         f.completed += (phase,)
         totals = self._phases[phase]
-        if rest > 0:
+        if rest > 0 and measured:
             self._record(phase, rest, now)
+        elif rest > 0:
+            totals.bytes_done += rest
         totals.files_done += 1
         self._close_span(f, _KIND[phase.value], now)
 

@@ -34,6 +34,8 @@ def test_a_second_run_is_skipped_and_every_view_says_already_loaded(conn, table,
     else:
         finished = views[-1]._finished.value
         assert finished.count("already loaded") == len(paths)
+        # nothing was left to do, and nothing failed: every phase's bar ends full and green
+        assert [(row.bar.value, row.bar.bar_style) for row in views[-1]._aggregates] == [(1.0, "success")] * 3
         assert f"0 loaded, {len(paths)} already loaded" in views[-1].record_text
     assert table_facts(conn, table) == expected_facts([f for f in mixed_files[:4] if f.rows])
 
