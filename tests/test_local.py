@@ -16,7 +16,7 @@ def test_the_current_database_and_schema_are_ready(conn):
 def test_connections_to_loopback_do_not_probe_cloud_metadata(conn):
     """Each probe of AWS, GCP and Azure costs a connect about 65 ms, and the first one 10 MB."""
     if "platform_detection_timeout_seconds" not in connector.DEFAULT_CONFIGURATION:
-        pytest.skip("this connector (before 4.x) has no cloud metadata probes to turn off")
+        pytest.skip("this connector has no platform_detection_timeout_seconds: no cloud probes to turn off")
     session = sl.connect_local()
     try:
         assert conn.platform_detection_timeout_seconds == 0.0
