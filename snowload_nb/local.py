@@ -94,6 +94,10 @@ def _for_this_connector(kwargs: dict[str, Any]) -> dict[str, Any]:
         # 5.x warns at exit about every connection left open, as notebooks leave them; the
         # embedded server ends with the process, so there is no session left to close.
         kwargs.setdefault("auto_cleanup", False)
+        # 5.x has no backoff hook to tell a statement the load gave up on it (`give_up`), and its
+        # default backoff (up to 16 s a sleep) keeps a worker retrying a dead server ~10 s after
+        # the load ended. Short sleeps on a loopback server end those retries within ~2 s.
+        kwargs.setdefault("retry_backoff_cap_ms", 500)
         if "network_timeout" in kwargs:  # 5.x splits it in two and warns on the old name
             timeout = kwargs.pop("network_timeout")
             kwargs.setdefault("query_timeout", timeout)
