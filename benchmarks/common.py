@@ -75,6 +75,21 @@ def round_order(cases: Sequence[str], round_index: int) -> list[str]:
     return [cases[i] for i in row]
 
 
+def replace_titled_section(document: str, title: str, section: str) -> str:
+    """`document` with the section headed `title` (up to the next # or ## heading) replaced by
+    `section`, or with it appended: each benchmark rewrites only its own figures."""
+    lines = document.splitlines(keepends=True)
+    body = section.rstrip("\n") + "\n"
+    starts = [n for n, line in enumerate(lines) if line.rstrip("\r\n") == title]
+    if not starts:
+        head = document.rstrip("\n")
+        return f"{head}\n\n{body}" if head else body
+    start = starts[0]
+    end = next((n for n in range(start + 1, len(lines)) if lines[n].startswith(("# ", "## "))), len(lines))
+    before, after = "".join(lines[:start]), "".join(lines[end:])
+    return before + body + (f"\n{after}" if after else "")
+
+
 def yes(met: bool) -> str:
     return "yes" if met else "no"
 
