@@ -374,6 +374,7 @@ class _Run:
         # What the workers obey: set by a cancel, and when the load gives up on them (the server
         # is gone), so that a worker the load no longer waits for does nothing more on the server.
         self._halt = threading.Event()
+        self._gave_up = False  # on statements still running on the server
 
     def cancel(self) -> None:
         """Nothing new starts; running files stop at their next chunk."""
@@ -444,7 +445,8 @@ class _Run:
                         watch.stop()
                     executor.shutdown(wait=False, cancel_futures=True)
                     uploads.shutdown(wait=False, cancel_futures=True)
-                    if self.replacement is not None:
+                    # Not once the load gave up on statements: their sessions may never be free again.
+                    if self.replacement is not None and not self._gave_up:
                         self.replacement.settle(sessions, plan)
                 for i, _ in self.sources:
                     if model.state_of(i) is FileState.QUEUED:
@@ -498,6 +500,7 @@ class _Run:
             if time.monotonic() >= deadline and (gone is not None or not sessions.committing):
                 self._halt.set()
                 self._give_up_running(gone)  # first: a worker the abandon wakes finds its file ended
+                self._gave_up = True
                 sessions.abandon()
                 return
 

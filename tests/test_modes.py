@@ -228,3 +228,32 @@ def test_the_cli_takes_mode(tmp_path):
     assert (truncated["mode"], truncated["rows_replaced"], truncated["rows_loaded"]) == ("truncate", 30, 20)
     help_text = subprocess.run([str(VENV_BIN / "snowload"), "load", "--help"], capture_output=True, text=True)
     assert "--mode {append,truncate,overwrite}" in help_text.stdout
+
+
+@pytest.mark.parametrize("mode", REPLACING)
+@pytest.mark.parametrize("fault", ["fails", "cancelled"])
+def test_a_failure_or_cancel_at_the_last_statement_leaves_the_old_rows(conn, table, old, tmp_path, mode, fault):
+    """Failed: the swap (overwrite) or the last file's record (truncate). Cancelled: as the last
+    file's record is written, the last moment a cancel can still stop the commit."""
+    new = [write_csv(tmp_path / f"new_{k}.csv", k + 1, 1000 * (k + 1), 10) for k in range(2)]
+    records: list[str] = []
+    jobs = []
+
+    def at_the_end(statement: str) -> None:
+        if statement.startswith("INSERT INTO"):
+            records.append(statement)
+        if fault == "cancelled" and len(records) == 2:
+            jobs[0].cancel()
+        elif fault == "fails" and (statement.startswith("ALTER TABLE") if mode == "overwrite" else len(records) == 2):
+            raise sl.LoadError("simulated: the server refused it")
+
+    loader = sl.Loader(conn, table, progress="none", mode=mode, connect=Interceptor(at_the_end))
+    jobs.append(loader.start([str(f.path) for f in new]))
+    result = jobs[0].result()
+
+    assert not result.ok and result.rows_replaced is None
+    assert {f.status for f in result.files} == {"failed" if fault == "fails" else "cancelled"}
+    assert ids(conn, table) == list(range(1, 51))
+    assert leftover_tables(conn, table) == []
+    rerun = sl.Loader(conn, table, progress="none").load([str(old.path)])  # the old record stands
+    assert [f.status for f in rerun.files] == ["skipped"]
