@@ -14,6 +14,7 @@ from conftest import VENV_BIN, Interceptor, expected_facts, table_facts
 
 import snowload_nb as sl
 from snowload_nb import sql
+from snowload_nb.cli import main
 from snowload_nb.demo import write_csv
 
 REPLACING = ["truncate", "overwrite"]
@@ -48,15 +49,18 @@ def old(conn, table, tmp_path):
 
 
 @pytest.mark.parametrize("mode", REPLACING)
-def test_the_table_holds_exactly_the_new_rows(conn, table, old, tmp_path, mode):
+def test_the_table_holds_exactly_the_new_rows(conn, table, old, tmp_path, mode, capsys):
     new = [write_csv(tmp_path / f"new_{k}.csv", k + 1, 1000 * (k + 1), 30 + k) for k in range(3)]
 
-    result = sl.Loader(conn, table, workers=2, progress="none", mode=mode).load([str(f.path) for f in new])
+    result = sl.Loader(conn, table, workers=2, progress="log", mode=mode).load([str(f.path) for f in new])
 
     assert result.ok and result.rows_loaded == 93
     assert ids(conn, table) == sorted(i for f in new for i in range(f.first_id, f.first_id + f.rows))
     assert (result.mode, result.rows_replaced) == (mode, 50)
     assert f"93 rows into {table} ({mode}, 50 rows replaced) from 3 files (3 loaded)" in result.summary()
+    log = capsys.readouterr().err  # the view: the mode from the first line, the rows replaced at the end
+    assert f"loading into {table} ({mode}): 3 files" in log
+    assert f"93 rows into {table} ({mode}, 50 rows replaced) from 3 files" in log
     assert leftover_tables(conn, table) == []
     if mode == "truncate":  # the same table object: its definition is untouched
         assert [name for name, _ in columns(conn, table)] == ["ID", "FILE_NO", "NAME", "AMOUNT", "AT", "NOTE"]
@@ -213,25 +217,24 @@ def test_mode_must_be_one_of_the_three():
 
 def test_the_cli_takes_mode(tmp_path):
     first = write_csv(tmp_path / "first.csv", 1, 1, 30)
-    second = write_csv(tmp_path / "second.csv", 2, 500, 20)
-    db = str(tmp_path / "db")
+    command = [str(VENV_BIN / "snowload"), "load", str(first.path), "--table", "T", "--local", "--json"]
 
-    def load(*args: str) -> dict:
-        command = [str(VENV_BIN / "snowload"), "load", *args, "--table", "T", "--local", "--local-db", db, "--json"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+    done = subprocess.run([*command, "--mode", "overwrite"], capture_output=True, text=True, timeout=120)
 
-    load(str(first.path), "--create-table")
-    truncated = load(str(second.path), "--mode", "truncate")
-
-    assert (truncated["mode"], truncated["rows_replaced"], truncated["rows_loaded"]) == ("truncate", 30, 20)
-    help_text = subprocess.run([str(VENV_BIN / "snowload"), "load", "--help"], capture_output=True, text=True)
-    assert "--mode {append,truncate,overwrite}" in help_text.stdout
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)  # a missing table: overwrite creates it, replacing no rows
+    assert (document["mode"], document["rows_replaced"], document["rows_loaded"]) == ("overwrite", 0, 30)
 
 
-@pytest.mark.parametrize("mode", REPLACING)
-@pytest.mark.parametrize("fault", ["fails", "cancelled"])
+def test_the_cli_says_what_each_mode_does(capsys):
+    with pytest.raises(SystemExit):
+        main(["load", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--mode {append,truncate,overwrite}" in help_text
+    assert "truncate: replace the rows, keep the table" in help_text
+
+
+@pytest.mark.parametrize(("mode", "fault"), [("overwrite", "fails"), ("truncate", "cancelled")])
 def test_a_failure_or_cancel_at_the_last_statement_leaves_the_old_rows(conn, table, old, tmp_path, mode, fault):
     """Failed: the swap (overwrite) or the last file's record (truncate). Cancelled: as the last
     file's record is written, the last moment a cancel can still stop the commit."""
