@@ -11,6 +11,10 @@
   forever. Snowflake ends a dead session's transaction; here one whose session has sent nothing
   for `IDLE_TRANSACTION_SECONDS` is rolled back. (snowload_nb's own transactions are never idle
   for more than a moment between statements.)
+- `ALTER TABLE a SWAP WITH b` (how `mode="overwrite"` puts its new table in place, atomically)
+  is Snowflake's; DuckDB has no SWAP and fakesnow passes it on as it is. Here it is three
+  renames in the session's transaction (one of their own if none is open): DuckDB's catalog is
+  transactional, so other sessions see both tables as they were until it commits.
 - Any other database error fakesnow does not translate (a CSV DuckDB cannot read, for one) is
   likewise HTTP 500 and minutes of retries for a statement that fails the same way every time;
   Snowflake answers such statements with an error at once, and so does the server here.
@@ -28,6 +32,7 @@ import re
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,9 @@ IDLE_TRANSACTION_SECONDS = float(os.environ.get("SNOWLOAD_IDLE_TRANSACTION_SECON
 _BEGINS = re.compile(r"\s*(BEGIN|START\s+TRANSACTION)\b", re.IGNORECASE)
 _ENDS = re.compile(r"\s*(COMMIT|ROLLBACK)\b", re.IGNORECASE)
 
+_SWAP = re.compile(
+    r"\s*ALTER\s+TABLE\s+(?P<table>.+?)\s+SWAP\s+WITH\s+(?P<other>.+?)\s*;?\s*\Z", re.IGNORECASE | re.DOTALL
+)
 _REMOVE = re.compile(r"\s*REMOVE\s+@(?P<stage>[^\s/]+)(?P<path>/\S*)?\s*;?\s*\Z", re.IGNORECASE)
 _applied = threading.Lock()
 _done = False
@@ -64,6 +72,10 @@ def _answering_as_snowflake(execute: Any) -> Any:
         session = _sessions.setdefault(self._conn, _Session())
         with session.busy:
             try:
+                swap = _SWAP.match(command)
+                if swap is not None:
+                    run = functools.partial(_execute, self, *args, **kwargs)
+                    return _swap(run, swap["table"], swap["other"], session.in_transaction)
                 return _execute(self, command, *args, **kwargs)
             finally:
                 session.seen(command)
@@ -151,3 +163,34 @@ def _remove(cursor: Any, stage_name: str, path: str) -> str:
         return 'SELECT NULL AS "name", NULL AS "result" WHERE 1 = 0'
     rows = ", ".join(f"({exp.Literal.string(n).sql()})" for n in removed)
     return f'SELECT column1 AS "name", \'removed\' AS "result" FROM VALUES {rows}'
+
+
+def _swap(run: Callable[[str], Any], table: str, other: str, in_transaction: bool) -> Any:
+    """`ALTER TABLE table SWAP WITH other` as renames through a spare name, in one transaction.
+
+    `run` executes one statement as the session's own; its answer to the last is the answer.
+    """
+    import secrets
+
+    from .sql import QualifiedName, quote_identifier
+
+    one, two = QualifiedName.parse(table), QualifiedName.parse(other)
+    spare = one.sibling(f"SNOWLOAD_SWAP_{secrets.token_hex(6).upper()}")
+    renames = [
+        f"ALTER TABLE {one.sql} RENAME TO {quote_identifier(spare.name)}",
+        f"ALTER TABLE {two.sql} RENAME TO {quote_identifier(one.name)}",
+        f"ALTER TABLE {spare.sql} RENAME TO {quote_identifier(two.name)}",
+    ]
+    if in_transaction:  # the caller's COMMIT or ROLLBACK decides
+        for statement in renames[:-1]:
+            run(statement)
+        return run(renames[-1])
+    run("BEGIN")
+    try:
+        for statement in renames:
+            run(statement)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            run("ROLLBACK")
+        raise
+    return run("COMMIT")

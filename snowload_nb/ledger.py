@@ -91,6 +91,20 @@ class Ledger:
         cursor.execute(sql.record_load(self.name, self.table_key, source_key, attempt, rows))
         return bool(cursor.rowcount)
 
+    def forget(self, cursor: Any) -> None:
+        """Drop the table's record, in the open transaction that replaces its contents: the
+        files it lists were loaded into rows that are gone, so they must load again."""
+        cursor.execute(sql.forget_loads(self.name, self.table_key))
+
+    def swap_with(self, cursor: Any, other: Ledger) -> None:
+        """The two tables' records change places, as the tables do when one is swapped in."""
+        cursor.execute(sql.swap_loads(self.name, self.table_key, other.table_key))
+
+    def recorded_by(self, cursor: Any, attempt: str) -> int:
+        """How many sources `attempt` recorded for this table (committed, or in this transaction)."""
+        (count,) = cursor.execute(sql.loads_of_attempt(self.name, self.table_key, attempt)).fetchone()
+        return int(count)
+
 
 def _slot(source_key: str) -> int:
     return int(hashlib.blake2b(source_key.encode(), digest_size=4).hexdigest(), 16) % sql.LOCK_SLOTS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import sql
-from .atomic import copy_all_or_nothing
+from .atomic import MODES, Replacement, copy_all_or_nothing
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import LoadError, describe
@@ -37,7 +38,7 @@ from .pipeline import (
     load_file,
     stage_key,
 )
-from .result import LoadResult
+from .result import LoadResult, titled
 from .schema import Refused, check_header, table_columns
 from .sessions import SessionPool, exclusive_use
 from .sources import InputProblem, SourceFile, check_inputs, expand
@@ -68,6 +69,9 @@ class Loader:
 
     `conn` is any `snowflake.connector` connection (or one from `connect_local()`); `connect`,
     a zero-argument factory, gives every worker a session of its own instead of sharing `conn`.
+    `mode` (Snowpark's `save_as_table` names): `append` adds rows; `truncate` replaces the rows
+    and keeps the table; `overwrite` replaces the table with one made from the inputs' columns.
+    A replacing load is all or nothing, loads every file again, and readers never see it half done.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class Loader:
         part_size_mb: float = DEFAULT_PART_SIZE_MB,
         force: bool = False,
         atomic: bool = False,
+        mode: str = "append",
         retries: int = 2,
         retry_delay: float = 0.5,
     ) -> None:
@@ -95,6 +100,8 @@ class Loader:
             workers = MAX_WORKERS
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; got {compression!r}")
         if compression_level not in level_range():
@@ -122,6 +129,7 @@ class Loader:
         self.part_size_mb = part_size_mb
         self.force = force
         self.atomic = atomic
+        self.mode = mode
         self.retries = retries
         self.retry_delay = retry_delay
         self.last_result: LoadResult | None = None
@@ -175,13 +183,20 @@ class Loader:
             raise ValueError(f"chunk_rows must be an integer >= 1, not {chunk_rows!r}")
         frame = prepare_frame(data)
         with self._holding_connection() as hold:
-            model = ProgressModel(str(self.table), self.workers, unit="chunk")
+            model = ProgressModel(self._title(), self.workers, unit="chunk")
             sources: list[tuple[int, Source]] = [
                 (model.add_file(c.name, c.given, c.size), c) for c in frame.chunks(chunk_rows)
             ]
-            if sources or self.create_table:
-                self._prepare_target(frame.columns)
-            return self._start_run(model, sources, atomic=True, background=background, hold=hold.pop_all())
+            replacement = None
+            if sources or self.create_table or self.mode != "append":
+                replacement = self._prepare_target(frame.columns)
+            return self._start_run(
+                model, sources, atomic=True, background=background, hold=hold.pop_all(), replacement=replacement
+            )
+
+    def _title(self) -> str:
+        """The table as every view heads the load: with the mode when it replaces the contents."""
+        return titled(str(self.table), self.mode)
 
     @contextlib.contextmanager
     def _holding_connection(self) -> Iterator[contextlib.ExitStack]:
@@ -196,26 +211,28 @@ class Loader:
         A bad input fails alone, with its reason, at each step here: a path that names no file,
         and with create_table a header that cannot name columns or a file whose types cannot be
         inferred. The table's columns come from the first file that gives them. Files the
-        table has loaded (by its ledger) end at once as already loaded, before any work.
+        table has loaded (by its ledger) end at once as already loaded, before any work, unless
+        the load replaces the table's contents (`mode`), whose record goes with them.
         """
         given = check_inputs(paths, "start()" if background else "load()")
         entries = expand(given, None if self.format == "auto" else FileFormat(self.format))
         with self._holding_connection() as hold:
-            model = ProgressModel(str(self.table), self.workers)
+            model = ProgressModel(self._title(), self.workers)
             indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
             refused = {i: e.reason for i, e in indexed if isinstance(e, InputProblem)}
             files = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
-            if self.create_table:  # every file, so which files fail never depends on their order
+            if self.create_table or self.mode == "overwrite":  # every file, whatever their order
                 for i, source in files:
                     try:
                         check_header(source)
                     except Refused as exc:
                         refused[i] = str(exc)
             files = [(i, e) for i, e in files if i not in refused]
+            replacement = None
             if files:
                 inference = _Inference(files, refused)
                 try:
-                    self._prepare_target(inference.columns)
+                    replacement = self._prepare_target(inference.columns)
                 except _NoColumns:
                     pass  # every file was refused, each with its reason: there is nothing to create
                 except LoadError as exc:
@@ -223,9 +240,18 @@ class Loader:
                         raise
                     raise LoadError(f"{exc} (its columns were taken from {inference.used.given})") from None
             sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
-            loaded = self._already_loaded([s for _, s in sources]) if sources and not self.force else set()
+            # A replacing load loads every file again: the ledger's record goes with the old rows.
+            check = sources and not self.force and self.mode == "append"
+            loaded = self._already_loaded([s for _, s in sources]) if check else set()
             to_load = [(i, s) for i, s in sources if s.key not in loaded]
-            run = self._start_run(model, to_load, atomic=self.atomic, background=background, hold=hold.pop_all())
+            run = self._start_run(
+                model,
+                to_load,
+                atomic=self.atomic or replacement is not None,
+                background=background,
+                hold=hold.pop_all(),
+                replacement=replacement,
+            )
         for i, reason in refused.items():
             model.finish(i, FileState.FAILED, error=reason)
         for i, source in sources:
@@ -249,8 +275,9 @@ class Loader:
         atomic: bool,
         background: bool,
         hold: contextlib.ExitStack,
+        replacement: Replacement | None = None,
     ) -> _Run:
-        run = _Run(self, model, sources, atomic, hold)
+        run = _Run(self, model, sources, atomic, hold, replacement)
         run.view = make_view(resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background)
         model.start()
         return run
@@ -258,14 +285,17 @@ class Loader:
     def _sessions(self, workers: int) -> SessionPool:
         return SessionPool(self.conn, workers, factory=self.connect)
 
-    def _prepare_target(self, columns: Callable[[], list[tuple[str, str]]]) -> None:
+    def _prepare_target(self, columns: Callable[[], list[tuple[str, str]]]) -> Replacement | None:
         """Create the stage, and the table if asked and missing; fail early if the table is missing.
 
         The table is created only when the probe says it is not there: a CREATE on an existing
         table, even IF NOT EXISTS, makes the embedded server forget the table's load history.
+        `overwrite` creates a missing table as `create_table` does, and for an existing one the
+        new table the files load into (returned in the `Replacement`, which swaps it in).
         """
         stage = self.table.sibling(sql.STAGE_NAME)
         cursor = self.conn.cursor()
+        replacement = None if self.mode == "append" else Replacement(self.mode, self.table)
         try:
             try:
                 _execute(
@@ -274,9 +304,14 @@ class Loader:
                     f"cannot load into {self.table} (pass create_table=True to create it from the first file)",
                 )
             except LoadError:
-                if not self.create_table:
+                if not self.create_table and self.mode != "overwrite":
                     raise
                 _execute(cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}")
+            else:
+                if self.mode == "overwrite":
+                    replacement = Replacement.overwriting(self.table)
+                    new = replacement.target
+                    _execute(cursor, sql.create_table(new, columns()), f"cannot create the new table {new}")
             _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
             ledger = Ledger(self.table)
             try:
@@ -285,6 +320,7 @@ class Loader:
                 raise LoadError(f"cannot create {ledger.name}, the record of loaded files: {describe(exc)}") from None
         finally:
             cursor.close()
+        return replacement
 
 
 class _NoColumns(Exception):
@@ -325,17 +361,20 @@ class _Run:
         sources: list[tuple[int, Source]],
         atomic: bool,
         hold: contextlib.ExitStack,
+        replacement: Replacement | None = None,
     ) -> None:
         self.loader = loader
         self.model = model
         self.sources = sources
         self.atomic = atomic
+        self.replacement = replacement  # truncate or overwrite: done in the COPYs' transaction
         self._hold = hold  # the connection, for this run only
         self.view: View = NullView()
         self._cancel = threading.Event()  # the user's: the load ends as cancelled
         # What the workers obey: set by a cancel, and when the load gives up on them (the server
         # is gone), so that a worker the load no longer waits for does nothing more on the server.
         self._halt = threading.Event()
+        self._gave_up = False  # on statements still running on the server
 
     def cancel(self) -> None:
         """Nothing new starts; running files stop at their next chunk."""
@@ -344,35 +383,40 @@ class _Run:
 
     def execute(self) -> LoadResult:
         interrupted = False
+        replaced = None
         try:
             with self._hold:
                 interrupted = self._pool()
         finally:
+            if self.replacement is not None and (replaced := self.replacement.rows_replaced) is not None:
+                self.model.table = titled(str(self.loader.table), self.replacement.mode, replaced)
             self.model.end(cancelled=interrupted or self._cancel.is_set())
             final = self.model.snapshot()
             self.view.close(final)
         files = self.model.files()
-        return LoadResult.build(str(self.loader.table), files, final.elapsed, final.state, final.unit, final.timeline)
+        result = LoadResult.build(str(self.loader.table), files, final.elapsed, final.state, final.unit, final.timeline)
+        return dataclasses.replace(result, mode=self.loader.mode, rows_replaced=replaced)
 
     def _pool(self) -> bool:
         """Run the files on the pool with the refresher drawing; True if cancelled."""
         loader, model, cancel = self.loader, self.model, self._halt
         refresher = Refresher(model, self.view).start()
         try:
-            if not self.sources:
+            if not self.sources and self.replacement is None:
                 return False
             # No more sessions and threads than files that can use them.
-            workers = min(loader.workers, len(self.sources))
+            workers = max(1, min(loader.workers, len(self.sources)))
             with _private_workdir() as workdir, contextlib.closing(loader._sessions(workers)) as sessions:
                 stage = loader.table.sibling(sql.STAGE_NAME)
                 plan = LoadPlan(
-                    table=loader.table,
+                    table=loader.table if self.replacement is None else self.replacement.target,
                     stage=stage,
                     workdir=workdir,
                     attempt=secrets.token_hex(8),
                     compression_level=loader.compression_level if loader.compression == "gzip" else None,
                     part_size=round(loader.part_size_mb * 1_000_000),
-                    force=loader.force,
+                    # COPY's own load metadata would skip files loaded into the old contents.
+                    force=loader.force or self.replacement is not None,
                     retries=loader.retries,
                     retry_delay=loader.retry_delay,
                     defer_copy=self.atomic,
@@ -395,12 +439,15 @@ class _Run:
                     if self.atomic:
                         pending = [p for f in futures if f.done() and not f.cancelled() and (p := f.result())]
                         failed = [f.name for f in model.files() if f.state is FileState.FAILED]
-                        copy_all_or_nothing(pending, failed, plan, model, sessions, cancel)
+                        copy_all_or_nothing(pending, failed, plan, model, sessions, cancel, self.replacement)
                 finally:
                     if watch is not None:
                         watch.stop()
                     executor.shutdown(wait=False, cancel_futures=True)
                     uploads.shutdown(wait=False, cancel_futures=True)
+                    # Not once the load gave up on statements: their sessions may never be free again.
+                    if self.replacement is not None and not self._gave_up:
+                        self.replacement.settle(sessions, plan)
                 for i, _ in self.sources:
                     if model.state_of(i) is FileState.QUEUED:
                         model.finish(i, FileState.CANCELLED, error=NOT_STARTED)
@@ -453,6 +500,7 @@ class _Run:
             if time.monotonic() >= deadline and (gone is not None or not sessions.committing):
                 self._halt.set()
                 self._give_up_running(gone)  # first: a worker the abandon wakes finds its file ended
+                self._gave_up = True
                 sessions.abandon()
                 return
 

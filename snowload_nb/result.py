@@ -46,6 +46,15 @@ class FileStatus(str, enum.Enum):
 STATUSES = tuple(s.value for s in FileStatus)
 
 
+def titled(table: str, mode: str, rows_replaced: int | None = None) -> str:
+    """The table as views and summaries name it: "T (truncate, 1,200 rows replaced)" for a replacing load."""
+    if mode == "append":
+        return table
+    if rows_replaced is None:
+        return f"{table} ({mode})"
+    return f"{table} ({mode}, {formatting.plural(rows_replaced, 'row')} replaced)"
+
+
 @dataclass(frozen=True)
 class FileResult:
     """How one file fared.
@@ -101,6 +110,8 @@ class LoadResult:
     state: str  # done, failed or cancelled
     unit: str = "file"  # or "chunk", for a DataFrame
     _timeline: TimelineData | None = field(default=None, repr=False, compare=False)
+    mode: str = "append"  # or "truncate", "overwrite": the load replaced the table's contents
+    rows_replaced: int | None = None  # rows the table held before a committed replacing load
 
     @classmethod
     def build(
@@ -146,7 +157,8 @@ class LoadResult:
         """One line: what happened, worded as the views word it."""
         counts = {s.word: self.count(s) for s in FileStatus}
         files = formatting.plural(len(self.files), self.unit)
-        return formatting.summary(LoadState(self.state), self.rows_loaded, self.table, files, counts, self.seconds)
+        table = titled(self.table, self.mode, self.rows_replaced)
+        return formatting.summary(LoadState(self.state), self.rows_loaded, table, files, counts, self.seconds)
 
     def results_table(self, width: int | None = None) -> str:
         """The results table as text, one line per file; names cut at `width` (all of them by default)."""
@@ -162,6 +174,8 @@ class LoadResult:
             "state": self.state,
             "unit": self.unit,
             "rows_loaded": self.rows_loaded,
+            "mode": self.mode,
+            "rows_replaced": self.rows_replaced,
             "seconds": self.seconds,
             "files": [f.to_dict() for f in self.files],
         }

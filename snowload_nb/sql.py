@@ -244,3 +244,60 @@ def record_load(ledger: QualifiedName, table_key: str, source_key: str, attempt:
         f"SELECT {table}, {source}, {_literal_key(attempt)}, {int(rows)}, CURRENT_TIMESTAMP() "
         f'WHERE NOT EXISTS (SELECT 1 FROM {ledger.sql} WHERE "TABLE_KEY" = {table} AND "SOURCE_KEY" = {source})'
     )
+
+
+# Replacing a table's contents (mode="truncate" | "overwrite"), all or nothing.
+
+
+def delete_rows(table: QualifiedName) -> str:
+    """Every row of `table`, inside the load's transaction.
+
+    DELETE, not TRUNCATE: both are DML in a Snowflake transaction, but the embedded server runs
+    TRUNCATE as DDL, and DELETE answers with the count of rows it replaced.
+    """
+    return f"DELETE FROM {table.sql}"
+
+
+def count_rows(table: QualifiedName) -> str:
+    return f"SELECT COUNT(*) FROM {table.sql}"
+
+
+def swap_tables(table: QualifiedName, other: QualifiedName) -> str:
+    """Each takes the other's name, at once: readers see the old table or the new one, never none.
+
+    Snowflake runs it as DDL, its own transaction (committing the one open before it);
+    the embedded server has no SWAP and runs it as three renames in the open transaction
+    (`embedded_fixes`).
+    """
+    if table.parts[:-1] != other.parts[:-1]:
+        raise ValueError(f"{table} and {other} are not in the same schema")
+    return f"ALTER TABLE {table.sql} SWAP WITH {other.sql}"
+
+
+def drop_table(table: QualifiedName) -> str:
+    return f"DROP TABLE IF EXISTS {table.sql}"
+
+
+def forget_loads(ledger: QualifiedName, table_key: str) -> str:
+    """The ledger's record of what a table held: gone with the contents it describes."""
+    return f'DELETE FROM {ledger.sql} WHERE "TABLE_KEY" = {_literal_key(table_key)}'
+
+
+def swap_loads(ledger: QualifiedName, table_key: str, other_key: str) -> str:
+    """The ledger rows of two tables change places, as `swap_tables` swaps the tables.
+
+    Its own inverse: run again, it puts them back.
+    """
+    one, two = _literal_key(table_key), _literal_key(other_key)
+    return (
+        f'UPDATE {ledger.sql} SET "TABLE_KEY" = CASE WHEN "TABLE_KEY" = {one} THEN {two} ELSE {one} END '
+        f'WHERE "TABLE_KEY" IN ({one}, {two})'
+    )
+
+
+def loads_of_attempt(ledger: QualifiedName, table_key: str, attempt: str) -> str:
+    """How many ledger rows this attempt recorded under `table_key`."""
+    return (
+        f"SELECT COUNT(*) FROM {ledger.sql} "
+        f'WHERE "TABLE_KEY" = {_literal_key(table_key)} AND "ATTEMPT" = {_literal_key(attempt)}'
+    )
