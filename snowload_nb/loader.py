@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from .errors import LoadError, describe
 from .frames import prepare as prepare_frame
 from .job import LoadJob
 from .ledger import Ledger
+from .matching import EXTRA_COLUMNS, ColumnPlan, plan_columns, read_table_columns, source_names
 from .model import FileState, ProgressModel
 from .pipeline import (
     NOT_STARTED,
@@ -87,6 +88,7 @@ class Loader:
         atomic: bool = False,
         retries: int = 2,
         retry_delay: float = 0.5,
+        extra_columns: str = "fail",
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1, not {workers!r}")
@@ -108,6 +110,8 @@ class Loader:
             raise ValueError(f"retries must be an integer >= 0, not {retries!r}")
         if not _finite(retry_delay) or retry_delay < 0:
             raise ValueError(f"retry_delay must be a finite number of seconds >= 0, not {retry_delay!r}")
+        if extra_columns not in EXTRA_COLUMNS:
+            raise ValueError(f"extra_columns must be one of {', '.join(EXTRA_COLUMNS)}; got {extra_columns!r}")
         if connect is not None and not callable(connect):
             raise ValueError("connect must be a zero-argument callable that opens a connection")
         self.conn = conn
@@ -124,6 +128,7 @@ class Loader:
         self.atomic = atomic
         self.retries = retries
         self.retry_delay = retry_delay
+        self.extra_columns = extra_columns  # a file's columns the table lacks: "fail" the file, or "ignore" them
         self.last_result: LoadResult | None = None
 
     def __repr__(self) -> str:
@@ -181,7 +186,16 @@ class Loader:
             ]
             if sources or self.create_table:
                 self._prepare_target(frame.columns)
-            return self._start_run(model, sources, atomic=True, background=background, hold=hold.pop_all())
+            # By name, as files are: a column mismatch fails every chunk, with its reason.
+            refused: dict[int, str] = {}
+            plans = self._match_columns([(i, list(frame.schema.names)) for i, _ in sources], refused) if sources else {}
+            for i, plan in plans.items():
+                model.columns(i, plan.null_columns, plan.ignored_columns)
+            to_load = [(i, c) for i, c in sources if i not in refused]
+            run = self._start_run(model, to_load, atomic=True, background=background, hold=hold.pop_all())
+        for i, reason in refused.items():
+            model.finish(i, FileState.FAILED, error=reason)
+        return run
 
     @contextlib.contextmanager
     def _holding_connection(self) -> Iterator[contextlib.ExitStack]:
@@ -194,9 +208,10 @@ class Loader:
         """Everything that must happen on the calling thread: inputs, target, and the view.
 
         A bad input fails alone, with its reason, at each step here: a path that names no file,
-        and with create_table a header that cannot name columns or a file whose types cannot be
-        inferred. The table's columns come from the first file that gives them. Files the
-        table has loaded (by its ledger) end at once as already loaded, before any work.
+        a header that cannot name columns, with create_table a file whose types cannot be
+        inferred, and a file whose columns do not match the table's by name (`matching`). The
+        table's columns come from the first file that gives them. Files the table has loaded
+        (by its ledger) end at once as already loaded, before any work.
         """
         given = check_inputs(paths, "start()" if background else "load()")
         entries = expand(given, None if self.format == "auto" else FileFormat(self.format))
@@ -205,12 +220,13 @@ class Loader:
             indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
             refused = {i: e.reason for i, e in indexed if isinstance(e, InputProblem)}
             files = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
-            if self.create_table:  # every file, so which files fail never depends on their order
-                for i, source in files:
-                    try:
-                        check_header(source)
-                    except Refused as exc:
-                        refused[i] = str(exc)
+            # Every file, every load: its names choose each value's column (and, with create_table,
+            # which files fail never depends on their order).
+            for i, source in files:
+                try:
+                    check_header(source)
+                except Refused as exc:
+                    refused[i] = str(exc)
             files = [(i, e) for i, e in files if i not in refused]
             if files:
                 inference = _Inference(files, refused)
@@ -222,16 +238,45 @@ class Loader:
                     if inference.used is None:
                         raise
                     raise LoadError(f"{exc} (its columns were taken from {inference.used.given})") from None
+            # Step: each file's columns matched to the table's by name, before anything is sent.
+            named = [(i, source_names(e)) for i, e in files if i not in refused]
+            plans = self._match_columns(named, refused) if named else {}
             sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
             loaded = self._already_loaded([s for _, s in sources]) if sources and not self.force else set()
             to_load = [(i, s) for i, s in sources if s.key not in loaded]
-            run = self._start_run(model, to_load, atomic=self.atomic, background=background, hold=hold.pop_all())
+            for i, _ in to_load:
+                model.columns(i, plans[i].null_columns, plans[i].ignored_columns)
+            fields = {
+                s.key: by_name
+                for i, s in to_load
+                if s.format is FileFormat.CSV and (by_name := plans[i].fields) is not None
+            }
+            run = self._start_run(
+                model, to_load, atomic=self.atomic, background=background, hold=hold.pop_all(), fields=fields
+            )
         for i, reason in refused.items():
             model.finish(i, FileState.FAILED, error=reason)
         for i, source in sources:
             if source.key in loaded:  # nothing to send: the ledger says so before any work
                 model.finish(i, FileState.SKIPPED)
         return run
+
+    def _match_columns(self, named: list[tuple[int, list[str]]], refused: dict[int, str]) -> dict[int, ColumnPlan]:
+        """Each input's plan by name against the table's columns, read once; a mismatch refuses it."""
+        cursor = self.conn.cursor()
+        try:
+            table = read_table_columns(cursor, self.table)
+        except Exception as exc:
+            raise LoadError(f"cannot read the columns of {self.table}: {describe(exc)}") from None
+        finally:
+            cursor.close()
+        plans = {}
+        for i, names in named:
+            try:
+                plans[i] = plan_columns(names, table, self.extra_columns)
+            except Refused as exc:
+                refused[i] = str(exc)
+        return plans
 
     def _already_loaded(self, sources: list[Source]) -> set[str]:
         cursor = self.conn.cursor()
@@ -249,8 +294,9 @@ class Loader:
         atomic: bool,
         background: bool,
         hold: contextlib.ExitStack,
+        fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
     ) -> _Run:
-        run = _Run(self, model, sources, atomic, hold)
+        run = _Run(self, model, sources, atomic, hold, fields or {})
         run.view = make_view(resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background)
         model.start()
         return run
@@ -325,8 +371,10 @@ class _Run:
         sources: list[tuple[int, Source]],
         atomic: bool,
         hold: contextlib.ExitStack,
+        fields: Mapping[str, tuple[tuple[str, int], ...]],
     ) -> None:
         self.loader = loader
+        self.fields = fields  # by source key: how a CSV not in the table's column order loads
         self.model = model
         self.sources = sources
         self.atomic = atomic
@@ -377,6 +425,7 @@ class _Run:
                     retry_delay=loader.retry_delay,
                     defer_copy=self.atomic,
                     leftovers=self._leftovers(stage, sessions),
+                    fields=self.fields,
                 )
                 uploads = ThreadPoolExecutor(workers, thread_name_prefix="snowload-upload")
                 executor = ThreadPoolExecutor(workers, thread_name_prefix="snowload-worker")
