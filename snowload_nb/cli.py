@@ -90,6 +90,7 @@ def loader_for(args: argparse.Namespace, conn: Any) -> Loader:
         progress=args.progress,
         create_table=args.create_table,
         force=args.force,
+        extra_columns=args.extra_columns,
     )
 
 
@@ -167,6 +168,7 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
     load.add_argument("--local-db", metavar="PATH", help="with --local: keep its databases in this folder")
     load.add_argument("--create-table", action="store_true", help="create the table from the first file")
     load.add_argument("--force", action="store_true", help="load files again even if already loaded")
+    load.add_argument("--extra-columns", choices=("fail", "ignore"), default="fail", help="columns the table lacks")
     load.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
     load.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
