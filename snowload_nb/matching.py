@@ -96,14 +96,14 @@ def plan_columns(names: Sequence[str], table: Sequence[TableColumn], extra_colum
             fields[matches[0].name] = number
         else:
             extra.append(name)
+    if not fields:
+        raise Refused(f"none of its columns ({_names(names)}) is a column of the table")
     missing = [c for c in table if c.name not in fields]
     required = [c.name for c in missing if not c.nullable]
     if required:
         raise Refused(
             f"the table's NOT NULL {_columns(required)} {'is' if len(required) == 1 else 'are'} not in the file"
         )
-    if not fields:
-        raise Refused(f"none of its columns ({_names(names)}) is a column of the table")
     if extra and extra_columns != "ignore":
         raise Refused(
             f"its {_columns(extra)} {'is' if len(extra) == 1 else 'are'} not in the table "
