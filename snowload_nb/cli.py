@@ -91,6 +91,7 @@ def loader_for(args: argparse.Namespace, conn: Any) -> Loader:
         create_table=args.create_table,
         force=args.force,
         mode=args.mode,
+        extra_columns=args.extra_columns,
     )
 
 
@@ -175,6 +176,7 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
         help="append rows (default); truncate: replace the rows, keep the table; overwrite: replace the table "
         "with one made from the files' columns. Replacing is all or nothing: readers see old rows or new",
     )
+    load.add_argument("--extra-columns", choices=("fail", "ignore"), default="fail", help="columns the table lacks")
     load.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
     load.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 

@@ -15,6 +15,12 @@
   is Snowflake's; DuckDB has no SWAP and fakesnow passes it on as it is. Here it is three
   renames in the session's transaction (one of their own if none is open): DuckDB's catalog is
   transactional, so other sessions see both tables as they were until it commits.
+- `COPY INTO t (A, B) FROM (SELECT $2, $1 FROM @stage/...)`, how a CSV whose header is not the
+  table's columns in order is loaded by name: fakesnow's COPY only rewrites `$1:key` (a JSON
+  path), so a bare `$2` crashes its rewrite with AttributeError, an HTTP 500 the connector
+  retries for minutes (the "hang"); and DuckDB would read `$2` as a bind parameter. Here `$n`
+  is the file's n-th column, as Snowflake reads it: `column{n-1}`, the name fakesnow's
+  read_csv(header = false) gives it.
 - Any other database error fakesnow does not translate (a CSV DuckDB cannot read, for one) is
   likewise HTTP 500 and minutes of retries for a statement that fails the same way every time;
   Snowflake answers such statements with an error at once, and so does the server here.
@@ -60,6 +66,7 @@ def apply() -> None:
         from fakesnow.cursor import FakeSnowflakeCursor
 
         FakeSnowflakeCursor.execute = _answering_as_snowflake(FakeSnowflakeCursor.execute)  # type: ignore[method-assign]
+        _read_positional_columns()
         threading.Thread(target=_reap_idle_transactions, name="snowload-embedded-reaper", daemon=True).start()
         # sqlglot warns that it parses REMOVE as a bare command: that is what the patch expects.
         logging.getLogger("sqlglot").addFilter(lambda record: not str(record.msg).startswith("'REMOVE @"))
@@ -136,6 +143,25 @@ def _reap_idle_transactions() -> None:
                     session.in_transaction = False
                 finally:
                     session.busy.release()
+
+
+def _read_positional_columns() -> None:
+    """COPY transformations read `$n` as the staged CSV's n-th column."""
+    from fakesnow import copy_into
+    from sqlglot import exp
+
+    strip_json_extract = copy_into._strip_json_extract
+
+    def positional(select: Any) -> Any:
+        for parameter in list(select.find_all(exp.Parameter)):
+            number = parameter.this
+            if not (isinstance(number, exp.Literal) and not number.is_string and number.name.isdigit()):
+                continue
+            if isinstance(parameter.parent, (exp.Select, exp.Alias, exp.Cast)):  # not `$1:key`
+                parameter.replace(exp.column(f"column{int(number.name) - 1}"))
+        return strip_json_extract(select)
+
+    copy_into._strip_json_extract = positional
 
 
 def _statement_error(exc: Exception) -> Exception:

@@ -111,14 +111,34 @@ class Row:
     rows: int
     seconds: float
     error: str | None
+    notes: str | None = None  # columns the file did not fill or did not load
+
+    @property
+    def remarks(self) -> str:
+        """The last column: the error, then the notes."""
+        return " · ".join(t for t in (self.error, self.notes) if t)
+
+
+def column_notes(null_columns: Sequence[str], ignored_columns: Sequence[str]) -> str | None:
+    """What a file's result says of the table columns it left NULL and its columns left out, or None."""
+    parts = []
+    if null_columns:
+        parts.append(f"{_columns(null_columns)} not in the file: loaded as NULL")
+    if ignored_columns:
+        parts.append(f"{_columns(ignored_columns, 'file column')} not in the table: not loaded")
+    return "; ".join(parts) or None
+
+
+def _columns(names: Sequence[str], word: str = "column") -> str:
+    return f"{word}{'' if len(names) == 1 else 's'} " + ", ".join(repr(n) for n in names)
 
 
 def results_text(rows: Iterable[Row], width: int = 32) -> str:
     """The results table as text, for `text/plain` outputs and `snowload load`; names cut at `width`."""
-    lines = [f"{'file':<{width}} {'status':<15} {'rows':>12} {'seconds':>8}  error"]
+    lines = [f"{'file':<{width}} {'status':<15} {'rows':>12} {'seconds':>8}  error / notes"]
     for r in rows:
         name = r.file if len(r.file) <= width else r.file[:width]
-        lines.append(f"{name:<{width}} {r.status:<15} {r.rows:>12,} {r.seconds:>8.2f}  {r.error or ''}".rstrip())
+        lines.append(f"{name:<{width}} {r.status:<15} {r.rows:>12,} {r.seconds:>8.2f}  {r.remarks}".rstrip())
     return "\n".join(lines)
 
 
@@ -128,7 +148,13 @@ _STATUS_COLOURS = {
     "failed": "#c62828",
     "cancelled": "#ef6c00",
 }
-_COLUMNS = (("file", "left"), ("status", "left"), ("rows", "right"), ("seconds", "right"), ("error", "left"))
+_COLUMNS = (
+    ("file", "left"),
+    ("status", "left"),
+    ("rows", "right"),
+    ("seconds", "right"),
+    ("error / notes", "left"),
+)
 _TABLE_STYLE = "border-collapse:collapse;font-size:12px;width:100%"
 _CELL = "padding:2px 8px;text-align:{align};border-bottom:1px solid #ddd;vertical-align:top"
 
@@ -153,9 +179,17 @@ def _row_html(r: Row) -> str:
         (escape(r.status), "left", f";color:{colour}"),
         (f"{r.rows:,}", "right", ""),
         (f"{r.seconds:.2f}", "right", ""),
-        (escape(r.error or ""), "left", ";color:#c62828;white-space:pre-wrap"),
+        (_remarks_html(r), "left", ";white-space:pre-wrap"),
     )
     return "<tr>" + "".join(f'<td style="{_CELL.format(align=a)}{extra}">{v}</td>' for v, a, extra in cells) + "</tr>"
+
+
+def _remarks_html(r: Row) -> str:
+    """The error in red, the notes in the amber of a warning."""
+    parts = [f"<span style='color:#c62828'>{escape(r.error)}</span>"] if r.error else []
+    if r.notes:
+        parts.append(f"<span class='snowload-notes' style='color:#8d6e00'>{escape(r.notes)}</span>")
+    return " · ".join(parts)
 
 
 def summary_html(text: str, state: str) -> str:

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from .errors import LoadError, describe
 from .frames import prepare as prepare_frame
 from .job import LoadJob
 from .ledger import Ledger
+from .matching import EXTRA_COLUMNS, ColumnPlan, plan_columns, read_table_columns, source_names
 from .model import FileState, ProgressModel
 from .pipeline import (
     NOT_STARTED,
@@ -92,6 +93,7 @@ class Loader:
         mode: str = "append",
         retries: int = 2,
         retry_delay: float = 0.5,
+        extra_columns: str = "fail",
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1, not {workers!r}")
@@ -115,6 +117,8 @@ class Loader:
             raise ValueError(f"retries must be an integer >= 0, not {retries!r}")
         if not _finite(retry_delay) or retry_delay < 0:
             raise ValueError(f"retry_delay must be a finite number of seconds >= 0, not {retry_delay!r}")
+        if extra_columns not in EXTRA_COLUMNS:
+            raise ValueError(f"extra_columns must be one of {', '.join(EXTRA_COLUMNS)}; got {extra_columns!r}")
         if connect is not None and not callable(connect):
             raise ValueError("connect must be a zero-argument callable that opens a connection")
         self.conn = conn
@@ -132,6 +136,7 @@ class Loader:
         self.mode = mode
         self.retries = retries
         self.retry_delay = retry_delay
+        self.extra_columns = extra_columns  # a file's columns the table lacks: "fail" the file, or "ignore" them
         self.last_result: LoadResult | None = None
 
     def __repr__(self) -> str:
@@ -190,9 +195,19 @@ class Loader:
             replacement = None
             if sources or self.create_table or self.mode != "append":
                 replacement = self._prepare_target(frame.columns)
-            return self._start_run(
-                model, sources, atomic=True, background=background, hold=hold.pop_all(), replacement=replacement
+            # By name, as files are: a column mismatch fails every chunk, with its reason.
+            refused: dict[int, str] = {}
+            named = [(i, list(frame.schema.names)) for i, _ in sources]
+            plans = self._match_columns(named, refused, _target(self.table, replacement)) if sources else {}
+            for i, plan in plans.items():
+                model.columns(i, plan.null_columns, plan.ignored_columns)
+            to_load = [(i, c) for i, c in sources if i not in refused]
+            run = self._start_run(
+                model, to_load, atomic=True, background=background, hold=hold.pop_all(), replacement=replacement
             )
+        for i, reason in refused.items():
+            model.finish(i, FileState.FAILED, error=reason)
+        return run
 
     def _title(self) -> str:
         """The table as every view heads the load: with the mode when it replaces the contents."""
@@ -209,10 +224,11 @@ class Loader:
         """Everything that must happen on the calling thread: inputs, target, and the view.
 
         A bad input fails alone, with its reason, at each step here: a path that names no file,
-        and with create_table a header that cannot name columns or a file whose types cannot be
-        inferred. The table's columns come from the first file that gives them. Files the
-        table has loaded (by its ledger) end at once as already loaded, before any work, unless
-        the load replaces the table's contents (`mode`), whose record goes with them.
+        a header that cannot name columns, with create_table a file whose types cannot be
+        inferred, and a file whose columns do not match the table's by name (`matching`). The
+        table's columns come from the first file that gives them. Files the table has loaded
+        (by its ledger) end at once as already loaded, before any work, unless the load
+        replaces the table's contents (`mode`), whose record goes with them.
         """
         given = check_inputs(paths, "start()" if background else "load()")
         entries = expand(given, None if self.format == "auto" else FileFormat(self.format))
@@ -221,12 +237,13 @@ class Loader:
             indexed = [(model.add_file(_display_name(e), e.given, _size(e)), e) for e in entries]
             refused = {i: e.reason for i, e in indexed if isinstance(e, InputProblem)}
             files = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
-            if self.create_table or self.mode == "overwrite":  # every file, whatever their order
-                for i, source in files:
-                    try:
-                        check_header(source)
-                    except Refused as exc:
-                        refused[i] = str(exc)
+            # Every file, every load: its names choose each value's column (and, with create_table,
+            # which files fail never depends on their order).
+            for i, source in files:
+                try:
+                    check_header(source)
+                except Refused as exc:
+                    refused[i] = str(exc)
             files = [(i, e) for i, e in files if i not in refused]
             replacement = None
             if files:
@@ -239,11 +256,21 @@ class Loader:
                     if inference.used is None:
                         raise
                     raise LoadError(f"{exc} (its columns were taken from {inference.used.given})") from None
+            # Step: each file's columns matched to the table's by name, before anything is sent.
+            named = [(i, source_names(e)) for i, e in files if i not in refused]
+            plans = self._match_columns(named, refused, _target(self.table, replacement)) if named else {}
             sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
             # A replacing load loads every file again: the ledger's record goes with the old rows.
             check = sources and not self.force and self.mode == "append"
             loaded = self._already_loaded([s for _, s in sources]) if check else set()
             to_load = [(i, s) for i, s in sources if s.key not in loaded]
+            for i, _ in to_load:
+                model.columns(i, plans[i].null_columns, plans[i].ignored_columns)
+            fields = {
+                s.key: by_name
+                for i, s in to_load
+                if s.format is FileFormat.CSV and (by_name := plans[i].fields) is not None
+            }
             run = self._start_run(
                 model,
                 to_load,
@@ -251,6 +278,7 @@ class Loader:
                 background=background,
                 hold=hold.pop_all(),
                 replacement=replacement,
+                fields=fields,
             )
         for i, reason in refused.items():
             model.finish(i, FileState.FAILED, error=reason)
@@ -258,6 +286,25 @@ class Loader:
             if source.key in loaded:  # nothing to send: the ledger says so before any work
                 model.finish(i, FileState.SKIPPED)
         return run
+
+    def _match_columns(
+        self, named: list[tuple[int, list[str]]], refused: dict[int, str], target: QualifiedName
+    ) -> dict[int, ColumnPlan]:
+        """Each input's plan by name against the target table's columns, read once; a mismatch refuses it."""
+        cursor = self.conn.cursor()
+        try:
+            table = read_table_columns(cursor, target)
+        except Exception as exc:
+            raise LoadError(f"cannot read the columns of {self.table}: {describe(exc)}") from None
+        finally:
+            cursor.close()
+        plans = {}
+        for i, names in named:
+            try:
+                plans[i] = plan_columns(names, table, self.extra_columns)
+            except Refused as exc:
+                refused[i] = str(exc)
+        return plans
 
     def _already_loaded(self, sources: list[Source]) -> set[str]:
         cursor = self.conn.cursor()
@@ -276,8 +323,9 @@ class Loader:
         background: bool,
         hold: contextlib.ExitStack,
         replacement: Replacement | None = None,
+        fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
     ) -> _Run:
-        run = _Run(self, model, sources, atomic, hold, replacement)
+        run = _Run(self, model, sources, atomic, hold, replacement, fields or {})
         run.view = make_view(resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background)
         model.start()
         return run
@@ -323,6 +371,11 @@ class Loader:
         return replacement
 
 
+def _target(table: QualifiedName, replacement: Replacement | None) -> QualifiedName:
+    """Where the rows go: the table, or the new one an overwrite swaps in for it."""
+    return table if replacement is None else replacement.target
+
+
 class _NoColumns(Exception):
     """No file could give a new table its columns; each has its reason in `refused`."""
 
@@ -362,8 +415,10 @@ class _Run:
         atomic: bool,
         hold: contextlib.ExitStack,
         replacement: Replacement | None = None,
+        fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
     ) -> None:
         self.loader = loader
+        self.fields = fields or {}  # by source key: how a CSV not in the table's column order loads
         self.model = model
         self.sources = sources
         self.atomic = atomic
@@ -421,6 +476,7 @@ class _Run:
                     retry_delay=loader.retry_delay,
                     defer_copy=self.atomic,
                     leftovers=self._leftovers(stage, sessions),
+                    fields=self.fields,
                 )
                 uploads = ThreadPoolExecutor(workers, thread_name_prefix="snowload-upload")
                 executor = ThreadPoolExecutor(workers, thread_name_prefix="snowload-worker")

@@ -253,6 +253,8 @@ class FileSnapshot:
     phase_elapsed: float  # seconds since the current phase began
     error: str | None
     waiting: Wait | None = None  # started but idle, and why
+    null_columns: tuple[str, ...] = ()  # table columns the file lacks, loaded as NULL
+    ignored_columns: tuple[str, ...] = ()  # file columns the table lacks, not loaded
 
     @property
     def phase_fraction(self) -> float:
@@ -353,6 +355,8 @@ class _File:
     error: str | None = None
     waiting: Wait | None = None
     open_spans: dict[int, float] | None = None  # span kind -> start, while the file runs
+    null_columns: tuple[str, ...] = ()
+    ignored_columns: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -400,6 +404,12 @@ class ProgressModel:
             self._bytes_total += size
             self._counts[FileState.QUEUED] += 1
             return index
+
+    def columns(self, index: int, null_columns: tuple[str, ...], ignored_columns: tuple[str, ...]) -> None:
+        """Before the load: which table columns the file leaves NULL, and which of its own it leaves out."""
+        with self._lock:
+            f = self._files[index]
+            f.null_columns, f.ignored_columns = null_columns, ignored_columns
 
     def start(self) -> None:
         with self._lock:
@@ -670,6 +680,8 @@ class ProgressModel:
             phase_elapsed=in_phase,
             error=f.error,
             waiting=f.waiting,
+            null_columns=f.null_columns,
+            ignored_columns=f.ignored_columns,
         )
 
     def _timeline_data(self, now: float) -> TimelineData:

@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import CancelledError, Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +97,9 @@ class LoadPlan:
     defer_copy: bool = False  # atomic loads: stage here, COPY all files together afterwards
     leftovers: frozenset[str] = frozenset()  # source folders holding files of earlier attempts
     outage: Outage = field(default_factory=Outage)
+    # By source key: the (table column, CSV column number) pairs of a CSV whose header is not the
+    # table's columns in order (`matching.plan_columns`); any other source is copied as it is.
+    fields: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     @property
     def ledger(self) -> Ledger:
@@ -218,7 +221,10 @@ class PendingCopy:
     staged: _Staged
 
     def statement(self, plan: LoadPlan) -> str:
-        return sql.copy_into(plan.table, self.target, self.source.format, self.staged.compression, force=plan.force)
+        fields = plan.fields.get(self.source.key)
+        return sql.copy_into(
+            plan.table, self.target, self.source.format, self.staged.compression, force=plan.force, fields=fields
+        )
 
 
 def source_folder(plan: LoadPlan, source: Source) -> StagePath:

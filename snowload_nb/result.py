@@ -61,7 +61,9 @@ class FileResult:
 
     `source_bytes` is the file's size on disk; for a DataFrame chunk, the Parquet bytes staged
     (the views count the same), or its in-memory estimate if it was never written.
-    `staged_bytes` is what went to the stage.
+    `staged_bytes` is what went to the stage. Columns are matched by name: `null_columns` are
+    the table's columns the file lacks (its rows hold NULL there), `ignored_columns` the file's
+    columns the table lacks, left out (with `extra_columns="ignore"`); `notes` says both in words.
     """
 
     path: str
@@ -71,12 +73,29 @@ class FileResult:
     seconds: float
     error: str | None = None
     staged_bytes: int = 0
+    null_columns: tuple[str, ...] = ()
+    ignored_columns: tuple[str, ...] = ()
 
     @classmethod
     def from_snapshot(cls, f: FileSnapshot) -> FileResult:
         # A file that never ended was never started: the load was cancelled before it.
         status = FileStatus(f.state.value) if f.state.terminal else FileStatus.CANCELLED
-        return cls(f.path, status, f.rows, f.size, round(f.elapsed, 3), f.error, f.staged_bytes)
+        return cls(
+            f.path,
+            status,
+            f.rows,
+            f.size,
+            round(f.elapsed, 3),
+            f.error,
+            f.staged_bytes,
+            f.null_columns if status is not FileStatus.ALREADY_LOADED else (),
+            f.ignored_columns if status is not FileStatus.ALREADY_LOADED else (),
+        )
+
+    @property
+    def notes(self) -> str | None:
+        """The columns this file left NULL or left out, in words; None when it filled every one."""
+        return formatting.column_notes(self.null_columns, self.ignored_columns)
 
     @property
     def bytes(self) -> int:
@@ -92,12 +111,15 @@ class FileResult:
             "seconds": self.seconds,
             "error": self.error,
             "staged_bytes": self.staged_bytes,
+            "null_columns": list(self.null_columns),
+            "ignored_columns": list(self.ignored_columns),
+            "notes": self.notes,
         }
 
     def row(self) -> formatting.Row:
         """This file's line in a results table; a file loaded before shows no error."""
         error = None if self.status is FileStatus.ALREADY_LOADED else self.error
-        return formatting.Row(self.path, self.status.word, self.rows_loaded, self.seconds, error)
+        return formatting.Row(self.path, self.status.word, self.rows_loaded, self.seconds, error, self.notes)
 
 
 @dataclass(frozen=True)
@@ -183,7 +205,7 @@ class LoadResult:
     def to_pandas(self) -> pd.DataFrame:
         import pandas as pd
 
-        columns = ["path", "status", "rows_loaded", "source_bytes", "seconds", "error", "staged_bytes"]
+        columns = ["path", "status", "rows_loaded", "source_bytes", "seconds", "error", "staged_bytes", "notes"]
         return pd.DataFrame([f.to_dict() for f in self.files], columns=columns)
 
     def timeline(self) -> Timeline:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -167,18 +168,41 @@ def copy_into(
     file_format: FileFormat,
     compression: Compression,
     force: bool = False,
+    fields: Sequence[tuple[str, int]] | None = None,
 ) -> str:
-    """Load every file under `source` into `table` in one statement, so a file loads all or nothing."""
+    """Load every file under `source` into `table` in one statement, so a file loads all or nothing.
+
+    A CSV is read by position. `fields`, (table column, the file's 1-based column number) pairs,
+    load a CSV whose header is not the table's columns in order: a COPY with a transformation,
+    `COPY INTO t ("A", "B") FROM (SELECT $2, $1 FROM @stage/...)`, which Snowflake documents for
+    CSV (it then ignores ERROR_ON_COLUMN_COUNT_MISMATCH); the embedded server runs it once
+    `embedded_fixes` reads `$n` as the file's n-th column. Parquet is matched by name by COPY itself.
+    """
     if file_format is FileFormat.CSV:
         fmt = f"TYPE = CSV SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"' COMPRESSION = {compression.value}"
         options = ""
     else:
         fmt = "TYPE = PARQUET"
         options = " MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE"
+    origin = source.sql
+    into = table.sql
+    if fields is not None:
+        if file_format is not FileFormat.CSV or not fields:
+            raise ValueError("a column list is for CSV files, with at least one column")
+        numbers = [int(n) for _, n in fields]
+        if any(n < 1 for n in numbers):
+            raise ValueError(f"column numbers start at 1: {numbers}")
+        into += " (" + ", ".join(quote_identifier(name) for name, _ in fields) + ")"
+        origin = "(SELECT " + ", ".join(f"${n}" for n in numbers) + f" FROM {source.sql})"
     # PURGE removes the files it loaded, even when the transaction then rolls back (the embedded
     # server deletes them at once): a rolled-back attempt is staged again, never copied again.
     force_option = " FORCE = TRUE" if force else ""
-    return f"COPY INTO {table.sql} FROM {source.sql} FILE_FORMAT = ({fmt}){options} PURGE = TRUE{force_option}"
+    return f"COPY INTO {into} FROM {origin} FILE_FORMAT = ({fmt}){options} PURGE = TRUE{force_option}"
+
+
+def describe_table(table: QualifiedName) -> str:
+    """One row per column: its name, type, kind and whether it takes NULL (`null?`: Y or N)."""
+    return f"DESCRIBE TABLE {table.sql}"
 
 
 def list_stage(stage: QualifiedName) -> str:

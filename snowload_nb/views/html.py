@@ -37,7 +37,7 @@ _LINE = "display:flex;align-items:center;gap:8px;font-size:12px;margin:2px 0;whi
 def row_of(f: FileSnapshot) -> Row:
     """A finished file's line in the results table, worded as everywhere else."""
     error = None if f.state is FileState.SKIPPED else f.error
-    return Row(f.name, text.status_word(f.state), f.rows, f.elapsed, error)
+    return Row(f.name, text.status_word(f.state), f.rows, f.elapsed, error, text.notes_of(f))
 
 
 def header(s: Snapshot) -> str:

@@ -47,8 +47,10 @@ class TerminalView:
 
     @staticmethod
     def summary(snapshot: Snapshot) -> str:
-        failures = [f"  {text.finished_line(f)}" for f in snapshot.finished if f.state is FileState.FAILED]
-        return "\n".join([text.summary_line(snapshot), *failures]) + "\n"
+        # Failed files, and files loaded without some columns: nothing left NULL or out unsaid.
+        told = [f for f in snapshot.finished if f.state is FileState.FAILED or text.notes_of(f)]
+        lines = [f"  {text.finished_line(f)}" for f in told]
+        return "\n".join([text.summary_line(snapshot), *lines]) + "\n"
 
     def lines(self, s: Snapshot, columns: int, rows: int = 24) -> list[str]:
         """The running block for a terminal of `columns` x `rows`."""

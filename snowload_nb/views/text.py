@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ..formatting import (  # noqa: F401  (the views' names for them)
     MB,
     OUTCOMES,
+    column_notes,
     duration,
     header_line,
     plural,
@@ -148,7 +149,17 @@ def finished_line(f: FileSnapshot) -> str:
         text += f" · {f.rows:,} rows · {size(f.size)} · {f.elapsed:.1f} s"
     if f.error and f.state is not FileState.SKIPPED:
         text += f" · {f.error}"
+    notes = notes_of(f)
+    if notes:
+        text += f" · {notes}"
     return text
+
+
+def notes_of(f: FileSnapshot) -> str | None:
+    """The columns a file that was loaded (or tried) left NULL or left out; None for one loaded before."""
+    if f.state is FileState.SKIPPED:
+        return None
+    return column_notes(f.null_columns, f.ignored_columns)
 
 
 def summary_line(s: Snapshot) -> str:
