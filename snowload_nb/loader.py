@@ -23,6 +23,7 @@ from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import LoadError, describe
 from .frames import prepare as prepare_frame
+from .inference import merge, sql_columns
 from .job import LoadJob
 from .ledger import Ledger
 from .model import FileState, ProgressModel
@@ -180,7 +181,7 @@ class Loader:
                 (model.add_file(c.name, c.given, c.size), c) for c in frame.chunks(chunk_rows)
             ]
             if sources or self.create_table:
-                self._prepare_target(frame.columns)
+                self._prepare_target(lambda: _shown(model, frame.columns()))
             return self._start_run(model, sources, atomic=True, background=background, hold=hold.pop_all())
 
     @contextlib.contextmanager
@@ -195,7 +196,7 @@ class Loader:
 
         A bad input fails alone, with its reason, at each step here: a path that names no file,
         and with create_table a header that cannot name columns or a file whose types cannot be
-        inferred. The table's columns come from the first file that gives them. Files the
+        inferred. The table's columns are merged from every file that gives them. Files the
         table has loaded (by its ledger) end at once as already loaded, before any work.
         """
         given = check_inputs(paths, "start()" if background else "load()")
@@ -213,15 +214,15 @@ class Loader:
                         refused[i] = str(exc)
             files = [(i, e) for i, e in files if i not in refused]
             if files:
-                inference = _Inference(files, refused)
+                inference = _Inference(files, refused, model)
                 try:
                     self._prepare_target(inference.columns)
                 except _NoColumns:
                     pass  # every file was refused, each with its reason: there is nothing to create
                 except LoadError as exc:
-                    if inference.used is None:
+                    if not inference.used:
                         raise
-                    raise LoadError(f"{exc} (its columns were taken from {inference.used.given})") from None
+                    raise LoadError(f"{exc} ({inference.described()})") from None
             sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
             loaded = self._already_loaded([s for _, s in sources]) if sources and not self.force else set()
             to_load = [(i, s) for i, s in sources if s.key not in loaded]
@@ -291,28 +292,49 @@ class _NoColumns(Exception):
     """No file could give a new table its columns; each has its reason in `refused`."""
 
 
-class _Inference:
-    """The new table's columns, from the first file that gives them; asked only if it is missing.
+def _shown(model: ProgressModel, columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The columns of the table this load creates, set on the model for the views to show."""
+    model.created = tuple(columns)
+    return columns
 
-    A file whose types cannot be inferred (an unreadable sample, a type with no Snowflake
-    column) is refused with the reason, and the next file is tried.
+
+class _Inference:
+    """The new table's columns, merged from every file's; worked out only if the table is missing.
+
+    Each file gives its own columns and types (a CSV from a bounded sample, Parquet from its
+    schema), and they are merged by name, widening types (inference.merge). A file that cannot
+    give types (an unreadable sample, a type with no Snowflake column) is refused with its reason
+    and the others decide. The result is kept (asked twice, it reads no file again) and set on
+    the model, so that every view shows the table before the load starts.
     """
 
-    def __init__(self, files: list[tuple[int, SourceFile]], refused: dict[int, str]) -> None:
+    def __init__(self, files: list[tuple[int, SourceFile]], refused: dict[int, str], model: ProgressModel) -> None:
         self.files = files
         self.refused = refused
-        self.used: SourceFile | None = None
+        self.model = model
+        self.used: list[SourceFile] = []  # the files the types came from
+        self._columns: list[tuple[str, str]] | None = None
 
     def columns(self) -> list[tuple[str, str]]:
-        for i, source in self.files:
-            try:
-                columns = table_columns(source)
-            except Refused as exc:
-                self.refused[i] = str(exc)
-                continue
-            self.used = source
-            return columns
-        raise _NoColumns
+        if self._columns is None:
+            found = []
+            for i, source in self.files:
+                try:
+                    found.append(table_columns(source))
+                except Refused as exc:
+                    self.refused[i] = str(exc)
+                    continue
+                self.used.append(source)
+            if not found:
+                raise _NoColumns
+            self._columns = _shown(self.model, sql_columns(merge(found)))
+        return self._columns
+
+    def described(self) -> str:
+        """Where the columns came from, for an error about the table made of them."""
+        if len(self.used) == 1:
+            return f"its columns were inferred from {self.used[0].given}"
+        return f"its columns were inferred from {len(self.used)} files"
 
 
 class _Run:

@@ -230,7 +230,7 @@ def test_a_table_that_cannot_be_created_names_the_file_its_columns_came_from(con
         load(conn, "NO_SUCH_SCHEMA.T", [comma, good.path], create_table=True)
     message = str(failed.value)
     assert message.startswith("cannot create table NO_SUCH_SCHEMA.T: ")
-    assert message.endswith(f"(its columns were taken from {good.path})")
+    assert message.endswith(f"(its columns were inferred from {good.path})")
 
 
 def test_a_folder_this_process_may_not_list_fails_alone(tmp_path, good):
