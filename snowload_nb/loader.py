@@ -23,7 +23,7 @@ from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import LoadError, describe
 from .frames import prepare as prepare_frame
-from .inference import merge, sql_columns
+from .inference import Columns, merge, sql_columns
 from .job import LoadJob
 from .ledger import Ledger
 from .model import FileState, ProgressModel
@@ -318,17 +318,32 @@ class _Inference:
     def columns(self) -> list[tuple[str, str]]:
         if self._columns is None:
             found = []
-            for i, source in self.files:
-                try:
-                    found.append(table_columns(source))
-                except Refused as exc:
-                    self.refused[i] = str(exc)
+            for (i, source), columns in zip(self.files, self._each_file(), strict=True):
+                if isinstance(columns, Refused):
+                    self.refused[i] = str(columns)
                     continue
+                found.append(columns)
                 self.used.append(source)
             if not found:
                 raise _NoColumns
             self._columns = _shown(self.model, sql_columns(merge(found)))
         return self._columns
+
+    def _each_file(self) -> list[Columns | Refused]:
+        """Each file's columns, or why it cannot give them, in order; read a few at once (pyarrow
+        parses without the GIL), since a CSV's sample costs ~0.1 s and the load waits for all."""
+
+        def read(source: SourceFile) -> Columns | Refused:
+            try:
+                return table_columns(source)
+            except Refused as exc:
+                return exc
+
+        workers = min(len(self.files), os.cpu_count() or 1, 8)
+        if workers <= 1:
+            return [read(source) for _, source in self.files]
+        with ThreadPoolExecutor(workers, thread_name_prefix="snowload-infer") as pool:
+            return list(pool.map(read, [source for _, source in self.files]))
 
     def described(self) -> str:
         """Where the columns came from, for an error about the table made of them."""

@@ -97,6 +97,43 @@ def test_text_that_looks_like_a_number_stays_text_as_written(conn, new_table, tm
     ]
 
 
+def test_every_other_shape_of_text_loads_as_its_type(conn, new_table, tmp_path):
+    (tmp_path / "a.csv").write_text(
+        "ID,FLAG,RATIO,AT_TIME,AT_ZONE,NEG\n"
+        "1,true,1.5e3,05:12:13,2024-01-05T05:12:13Z,-0.125\n"
+        "2,False,-2,23:59:59.5,2024-01-05 05:12:13+01:00,-7\n"
+    )
+
+    result = load(conn, new_table, [tmp_path / "a.csv"])
+
+    assert statuses(result) == {"a.csv": ("loaded", None)}
+    assert [t.split("(")[0] for t in types_of(conn, new_table).values()] == [
+        "NUMBER",
+        "BOOLEAN",
+        "FLOAT",
+        "TIME",
+        "TIMESTAMP_TZ",
+        "NUMBER",
+    ]
+    utc = datetime.timezone.utc
+    assert rows_of(conn, new_table, '"FLAG", "RATIO", "AT_TIME", "AT_ZONE", "NEG"') == [
+        (
+            True,
+            1500.0,
+            datetime.time(5, 12, 13),
+            datetime.datetime(2024, 1, 5, 5, 12, 13, tzinfo=utc),
+            Decimal("-0.125"),
+        ),
+        (
+            False,
+            -2.0,
+            datetime.time(23, 59, 59, 500000),
+            datetime.datetime(2024, 1, 5, 4, 12, 13, tzinfo=utc),
+            Decimal("-7"),
+        ),
+    ]
+
+
 def test_a_column_all_null_in_one_file_takes_its_type_from_the_others(conn, new_table, tmp_path):
     (tmp_path / "a.csv").write_text("ID,SCORE,AT,NOTHING\n1,,\\N,\n2,,,\n")
     (tmp_path / "b.csv").write_text("ID,SCORE,AT,NOTHING\n3,7,2024-01-05 05:12:13,\n4,,2024-01-06,\n")
