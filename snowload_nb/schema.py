@@ -121,12 +121,38 @@ def table_columns(source: SourceFile) -> Columns:
 def _csv_columns(source: SourceFile) -> Columns:
     """Each column's type from the text of the file's first rows, read as COPY reads them: an
     empty field or \\N is NULL, a quoted empty field is an empty string, everything else text."""
+    names = csv_header(source)
+    try:
+        batch = _csv_sample(source, len(names))
+    except pa.ArrowInvalid as exc:
+        # pyarrow names neither the line nor the header's count: say it as COPY's check does
+        ragged = _ragged_row(source) if "Expected" in str(exc) else None
+        if ragged is None:
+            raise
+        raise Refused(ragged) from None
+    if batch is None:  # a header and no rows: nothing says what the columns hold
+        return [(normalise_identifier(name), NULL) for name in names]
+    columns = []
+    for name, values in zip(names, batch.columns, strict=True):
+        try:
+            text = values.cast(pa.string())
+        except pa.ArrowInvalid:
+            # Such a file fails its own load (COPY reads CSV as UTF-8); it must not make every
+            # other file's column BINARY.
+            raise Refused(
+                f"cannot infer its column types: column {normalise_identifier(name)!r} holds bytes that are not "
+                "UTF-8; COPY reads CSV as UTF-8, so convert the file first"
+            ) from None
+        columns.append((normalise_identifier(name), classify(text)))
+    return columns
+
+
+def _csv_sample(source: SourceFile, width: int) -> pa.RecordBatch | None:
+    """The rows in the file's first SAMPLE_BYTES, each field as bytes (or null), or None if none."""
     import pyarrow.csv as pacsv
 
-    names = csv_header(source)
-    labels = [f"c{k}" for k in range(len(names))]  # the header's own names may be any text
-    stream = pa.input_stream(str(source.path), compression=_ARROW_CODECS[source.compression])
-    with stream:
+    labels = [f"c{k}" for k in range(width)]  # the header's own names may be any text
+    with pa.input_stream(str(source.path), compression=_ARROW_CODECS[source.compression]) as stream:
         reader = pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(block_size=SAMPLE_BYTES, skip_rows=1, column_names=labels),
@@ -139,21 +165,25 @@ def _csv_columns(source: SourceFile) -> Columns:
             ),
         )
         try:
-            batch = reader.read_next_batch()
-        except StopIteration:  # a header and no rows: nothing says what the columns hold
-            return [(normalise_identifier(name), NULL) for name in names]
+            return reader.read_next_batch()
+        except StopIteration:
+            return None
         finally:
             reader.close()
-    columns = []
-    for name, values in zip(names, batch.columns, strict=True):
-        try:
-            text = values.cast(pa.string())
-        except pa.ArrowInvalid:
-            # Such a file fails its own load (COPY reads CSV as UTF-8); it must not make every
-            # other file's column BINARY.
-            raise Refused(
-                f"cannot infer its column types: column {normalise_identifier(name)!r} holds bytes that are not UTF-8; "
-                "COPY reads CSV as UTF-8, so convert the file first"
-            ) from None
-        columns.append((normalise_identifier(name), classify(text)))
-    return columns
+
+
+def _ragged_row(source: SourceFile) -> str | None:
+    """'line L: F fields where the header has H' for the sample's first row of the wrong width."""
+    with pa.input_stream(str(source.path), compression=_ARROW_CODECS[source.compression]) as stream:
+        text = stream.read(SAMPLE_BYTES).decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        width = len(next(reader, []))
+        line = reader.line_num
+        for row in reader:
+            if row and len(row) != width:
+                return f"line {line + 1}: {len(row)} fields where the header has {width}"
+            line = reader.line_num
+    except csv.Error:
+        return None
+    return None

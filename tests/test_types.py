@@ -7,6 +7,7 @@ table's types by DESCRIBE, and the values by query after the real COPY on the em
 from __future__ import annotations
 
 import datetime
+import gzip
 import io
 import itertools
 import os
@@ -235,6 +236,20 @@ def test_a_file_that_cannot_give_types_is_refused_alone_and_the_others_decide(co
         "b.parquet": ("loaded", None),
     }
     assert rows_of(conn, new_table, '"ID", "TAGS"') == [(2, "x")]
+
+
+def test_a_row_of_the_wrong_width_in_the_sample_is_named_by_line(conn, new_table, tmp_path):
+    (tmp_path / "a.csv").write_text("ID,NAME\n1,a\n")
+    with gzip.open(tmp_path / "b.csv.gz", "wt") as stream:
+        stream.write("ID,NAME\n2,b\n3\n")
+
+    result = load(conn, new_table, [tmp_path / "a.csv", tmp_path / "b.csv.gz"])
+
+    assert statuses(result) == {
+        "a.csv": ("loaded", None),
+        "b.csv.gz": ("failed", "line 3: 1 fields where the header has 2"),
+    }
+    assert rows_of(conn, new_table, '"ID", "NAME"') == [(1, "a")]
 
 
 def test_dataframe_chunks_with_a_column_all_none_in_one_chunk(conn, new_table):
