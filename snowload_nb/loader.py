@@ -339,7 +339,7 @@ class _Inference:
             except Refused as exc:
                 return exc
 
-        workers = min(len(self.files), os.cpu_count() or 1, 8)
+        workers = min(len(self.files), os.cpu_count() or 1, 4)  # each holds a sample: ~15 MB
         if workers <= 1:
             return [read(source) for _, source in self.files]
         with ThreadPoolExecutor(workers, thread_name_prefix="snowload-infer") as pool:

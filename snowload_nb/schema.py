@@ -1,9 +1,12 @@
-"""Column names and types for `create_table=True`, read from a file the way pyarrow reads it.
+"""Column names and types for `create_table=True`, one file at a time.
 
 Every file's names are checked before anything is sent, so a file whose header cannot name a
 table's columns (an empty name, a trailing comma, a name twice) fails alone, named, instead of
-failing the CREATE TABLE for every file. pyarrow's csv and parquet modules are imported when
-first needed: most loads never infer a schema, and every megabyte counts against a load's memory.
+failing the CREATE TABLE for every file. A file's types come from its Parquet schema, or from
+the text of a CSV's first SAMPLE_BYTES, classified by `inference` (not by pyarrow's own
+inference, which reads `007` as 7); the loader merges every file's. pyarrow's csv and parquet
+modules are imported when first needed: most loads never infer a schema, and every megabyte
+counts against a load's memory.
 """
 
 from __future__ import annotations
