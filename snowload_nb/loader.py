@@ -339,7 +339,7 @@ class _Inference:
             except Refused as exc:
                 return exc
 
-        workers = min(len(self.files), os.cpu_count() or 1, 4)  # each holds a sample: ~15 MB
+        workers = min(len(self.files), os.cpu_count() or 1, 2)  # each holds a sample: ~40 MB of Arrow memory
         if workers <= 1:
             return [read(source) for _, source in self.files]
         with ThreadPoolExecutor(workers, thread_name_prefix="snowload-infer") as pool:

@@ -147,6 +147,8 @@ def _csv_columns(source: SourceFile) -> Columns:
                 "UTF-8; COPY reads CSV as UTF-8, so convert the file first"
             ) from None
         columns.append((normalise_identifier(name), classify(text)))
+    del batch
+    pa.default_memory_pool().release_unused()  # Arrow keeps what a sample freed, per thread, unless asked
     return columns
 
 
@@ -158,7 +160,10 @@ def _csv_sample(source: SourceFile, width: int) -> pa.RecordBatch | None:
     with pa.input_stream(str(source.path), compression=_ARROW_CODECS[source.compression]) as stream:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(block_size=SAMPLE_BYTES, skip_rows=1, column_names=labels),
+            # one block, parsed on this thread: the loader already reads a few files' samples at once
+            read_options=pacsv.ReadOptions(
+                block_size=SAMPLE_BYTES, skip_rows=1, column_names=labels, use_threads=False
+            ),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(labels, pa.binary()),
