@@ -167,7 +167,7 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
     where.add_argument("--local", action="store_true", help="use the embedded Snowflake (fakesnow)")
     where.add_argument("--connection", metavar="NAME", help="a connection from the connector's connections.toml")
     load.add_argument("--local-db", metavar="PATH", help="with --local: keep its databases in this folder")
-    load.add_argument("--create-table", action="store_true", help="create the table from the first file")
+    load.add_argument("--create-table", action="store_true", help="create the table if missing, typed from every file")
     load.add_argument("--force", action="store_true", help="load files again even if already loaded")
     load.add_argument(
         "--mode",

@@ -97,9 +97,20 @@ def header_line(s: Snapshot) -> str:
 
 
 def header_html(s: Snapshot, colour: str) -> str:
-    """The header as HTML: the table and the state in bold, the state in `colour`."""
+    """The header as HTML: the table and the state in bold, the state in `colour`; the table
+    this load creates is the table name's tooltip."""
     table, *middle, state = (escape(f) for f in header_fields(s))
+    created = created_line(s)
+    if created is not None:
+        table = f"<span title='{escape(created)}' style='text-decoration:underline dotted'>{table}</span>"
     return f"<b>{table}</b> · {' · '.join(middle)} · <b style='color:{colour}'>{state}</b>"
+
+
+def created_line(s: Snapshot) -> str | None:
+    """ "creating EVENTS (ID NUMBER(38,0), TS TIMESTAMP_NTZ)": the table this load creates, or None."""
+    if not s.created:
+        return None
+    return f"creating {s.table} ({', '.join(f'{name} {kind}' for name, kind in s.created)})"
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from .errors import FrameError
-from .schema import UnsupportedType, name_problem, snowflake_type
+from .errors import FrameError, UnsupportedType
+from .inference import from_arrow, sql_columns
+from .schema import name_problem
 from .sql import Compression, FileFormat
 
 # A chunk of about this much Arrow memory: small enough that several are written, uploaded and
@@ -51,8 +52,13 @@ class Frame:
     )
 
     def columns(self) -> list[tuple[str, str]]:
-        """(exact name, Snowflake type) per column, for create_table=True."""
-        return [(f.name, snowflake_type(f, "the DataFrame")) for f in self.schema]
+        """(exact name, Snowflake type) per column, for create_table=True.
+
+        The schema is the whole frame's, and every chunk is written against it, so the chunks
+        need no merge of their own: a column all None in one chunk has the type the other chunks'
+        values give it, and a column with no value in any chunk is VARCHAR, as for files.
+        """
+        return sql_columns([(f.name, from_arrow(f, "the DataFrame")) for f in self.schema])
 
     def chunks(self, chunk_rows: int | None) -> list[FrameChunk]:
         step = chunk_rows or max(1, int(CHUNK_BYTES / max(self.bytes_per_row, 1.0)))
@@ -177,7 +183,7 @@ def _check_integers(schema: pa.Schema, column_max: Callable[[int], Any]) -> None
 def _check_types(schema: pa.Schema) -> None:
     for column in schema:
         try:
-            snowflake_type(column, "the DataFrame")
+            from_arrow(column, "the DataFrame")
         except UnsupportedType as exc:
             raise FrameError(str(exc)) from None
 

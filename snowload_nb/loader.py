@@ -24,6 +24,7 @@ from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import LoadError, describe
 from .frames import prepare as prepare_frame
+from .inference import Columns, merge, sql_columns
 from .job import LoadJob
 from .ledger import Ledger
 from .matching import EXTRA_COLUMNS, ColumnPlan, plan_columns, read_table_columns, source_names
@@ -194,7 +195,7 @@ class Loader:
             ]
             replacement = None
             if sources or self.create_table or self.mode != "append":
-                replacement = self._prepare_target(frame.columns)
+                replacement = self._prepare_target(lambda: _shown(model, frame.columns()))
             # By name, as files are: a column mismatch fails every chunk, with its reason.
             refused: dict[int, str] = {}
             named = [(i, list(frame.schema.names)) for i, _ in sources]
@@ -226,7 +227,7 @@ class Loader:
         A bad input fails alone, with its reason, at each step here: a path that names no file,
         a header that cannot name columns, with create_table a file whose types cannot be
         inferred, and a file whose columns do not match the table's by name (`matching`). The
-        table's columns come from the first file that gives them. Files the table has loaded
+        table's columns are merged from every file that gives them. Files the table has loaded
         (by its ledger) end at once as already loaded, before any work, unless the load
         replaces the table's contents (`mode`), whose record goes with them.
         """
@@ -247,15 +248,15 @@ class Loader:
             files = [(i, e) for i, e in files if i not in refused]
             replacement = None
             if files:
-                inference = _Inference(files, refused)
+                inference = _Inference(files, refused, model)
                 try:
                     replacement = self._prepare_target(inference.columns)
                 except _NoColumns:
                     pass  # every file was refused, each with its reason: there is nothing to create
                 except LoadError as exc:
-                    if inference.used is None:
+                    if not inference.used:
                         raise
-                    raise LoadError(f"{exc} (its columns were taken from {inference.used.given})") from None
+                    raise LoadError(f"{exc} ({inference.described()})") from None
             # Step: each file's columns matched to the table's by name, before anything is sent.
             named = [(i, source_names(e)) for i, e in files if i not in refused]
             plans = self._match_columns(named, refused, _target(self.table, replacement)) if named else {}
@@ -349,7 +350,7 @@ class Loader:
                 _execute(
                     cursor,
                     sql.probe_table(self.table),
-                    f"cannot load into {self.table} (pass create_table=True to create it from the first file)",
+                    f"cannot load into {self.table} (pass create_table=True to create it from the files)",
                 )
             except LoadError:
                 if not self.create_table and self.mode != "overwrite":
@@ -380,28 +381,64 @@ class _NoColumns(Exception):
     """No file could give a new table its columns; each has its reason in `refused`."""
 
 
-class _Inference:
-    """The new table's columns, from the first file that gives them; asked only if it is missing.
+def _shown(model: ProgressModel, columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The columns of the table this load creates, set on the model for the views to show."""
+    model.created = tuple(columns)
+    return columns
 
-    A file whose types cannot be inferred (an unreadable sample, a type with no Snowflake
-    column) is refused with the reason, and the next file is tried.
+
+class _Inference:
+    """The new table's columns, merged from every file's; worked out only if the table is missing.
+
+    Each file gives its own columns and types (a CSV from a bounded sample, Parquet from its
+    schema), and they are merged by name, widening types (inference.merge). A file that cannot
+    give types (an unreadable sample, a type with no Snowflake column) is refused with its reason
+    and the others decide. The result is kept (asked twice, it reads no file again) and set on
+    the model, so that every view shows the table before the load starts.
     """
 
-    def __init__(self, files: list[tuple[int, SourceFile]], refused: dict[int, str]) -> None:
+    def __init__(self, files: list[tuple[int, SourceFile]], refused: dict[int, str], model: ProgressModel) -> None:
         self.files = files
         self.refused = refused
-        self.used: SourceFile | None = None
+        self.model = model
+        self.used: list[SourceFile] = []  # the files the types came from
+        self._columns: list[tuple[str, str]] | None = None
 
     def columns(self) -> list[tuple[str, str]]:
-        for i, source in self.files:
+        if self._columns is None:
+            found = []
+            for (i, source), columns in zip(self.files, self._each_file(), strict=True):
+                if isinstance(columns, Refused):
+                    self.refused[i] = str(columns)
+                    continue
+                found.append(columns)
+                self.used.append(source)
+            if not found:
+                raise _NoColumns
+            self._columns = _shown(self.model, sql_columns(merge(found)))
+        return self._columns
+
+    def _each_file(self) -> list[Columns | Refused]:
+        """Each file's columns, or why it cannot give them, in order; read a few at once (pyarrow
+        parses without the GIL), since a CSV's sample costs ~0.1 s and the load waits for all."""
+
+        def read(source: SourceFile) -> Columns | Refused:
             try:
-                columns = table_columns(source)
+                return table_columns(source)
             except Refused as exc:
-                self.refused[i] = str(exc)
-                continue
-            self.used = source
-            return columns
-        raise _NoColumns
+                return exc
+
+        workers = min(len(self.files), os.cpu_count() or 1, 2)  # each holds a sample: ~40 MB of Arrow memory
+        if workers <= 1:
+            return [read(source) for _, source in self.files]
+        with ThreadPoolExecutor(workers, thread_name_prefix="snowload-infer") as pool:
+            return list(pool.map(read, [source for _, source in self.files]))
+
+    def described(self) -> str:
+        """Where the columns came from, for an error about the table made of them."""
+        if len(self.used) == 1:
+            return f"its columns were inferred from {self.used[0].given}"
+        return f"its columns were inferred from {len(self.used)} files"
 
 
 class _Run:

@@ -314,6 +314,7 @@ class Snapshot:
     eta: float | None = None  # of the whole load: the bottleneck phase's
     bottleneck: Phase | None = None  # the phase that will end last at the current rates
     timeline: TimelineData | None = None  # once the load ended
+    created: tuple[tuple[str, str], ...] | None = None  # the table's columns, if this load creates it
 
     def phase(self, phase: Phase) -> PhaseSnapshot:
         for p in self.phases:
@@ -379,6 +380,8 @@ class ProgressModel:
         self.table = table
         self.workers = workers
         self.unit = unit  # what the views call one item: a file, or a chunk of a DataFrame
+        # The table this load creates, (name, type) per column: set before start(), read by the views.
+        self.created: tuple[tuple[str, str], ...] | None = None
         self._clock = clock
         self._lock = threading.Lock()
         self._files: list[_File] = []
@@ -578,6 +581,7 @@ class ProgressModel:
                 eta=None if ended else eta,
                 bottleneck=None if ended else bottleneck,
                 timeline=self._timeline if ended else None,
+                created=self.created,
             )
 
     def files(self) -> list[FileSnapshot]:

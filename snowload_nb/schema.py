@@ -1,9 +1,12 @@
-"""Column names and types for `create_table=True`, read from a file the way pyarrow reads it.
+"""Column names and types for `create_table=True`, one file at a time.
 
 Every file's names are checked before anything is sent, so a file whose header cannot name a
 table's columns (an empty name, a trailing comma, a name twice) fails alone, named, instead of
-failing the CREATE TABLE for every file. pyarrow's csv and parquet modules are imported when
-first needed: most loads never infer a schema, and every megabyte counts against a load's memory.
+failing the CREATE TABLE for every file. A file's types come from its Parquet schema, or from
+the text of a CSV's first SAMPLE_BYTES, classified by `inference` (not by pyarrow's own
+inference, which reads `007` as 7); the loader merges every file's. pyarrow's csv and parquet
+modules are imported when first needed: most loads never infer a schema, and every megabyte
+counts against a load's memory.
 """
 
 from __future__ import annotations
@@ -11,15 +14,15 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from pathlib import Path
 
 import pyarrow as pa
 
 from .errors import Refused, UnsupportedType, describe
+from .inference import NULL, Columns, classify, from_arrow
 from .sources import SourceFile
 from .sql import Compression, FileFormat, normalise_identifier
 
-SAMPLE_BYTES = 1 << 20
+SAMPLE_BYTES = 4 << 20  # of each CSV, read to infer its types (README: "Creating the table")
 HEADER_READ = 1 << 16  # read a header this much at a time: one read for any ordinary header
 _ARROW_CODECS = {Compression.NONE: None, Compression.GZIP: "gzip", Compression.ZSTD: "zstd"}
 
@@ -96,73 +99,99 @@ def csv_header(source: SourceFile) -> list[str]:
     return next(csv.reader(io.StringIO(text, newline="")), [])
 
 
-def table_columns(source: SourceFile) -> list[tuple[str, str]]:
-    """A new table's columns from this file, or Refused saying why this file cannot give them."""
+def table_columns(source: SourceFile) -> Columns:
+    """This file's columns and the types its sample needs, or Refused saying why it cannot give them.
+
+    A CSV's types come from its first SAMPLE_BYTES (a bounded read, whatever the file's size), a
+    Parquet file's from its schema. The caller merges every file's (inference.merge).
+    """
     check_header(source)
     try:
-        columns = infer_columns(source)
+        if source.format is FileFormat.CSV:
+            return _csv_columns(source)
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(source.path)
+        return [(normalise_identifier(field.name), from_arrow(field, source.name)) for field in schema]
+    except Refused:
+        raise
     except UnsupportedType as exc:
         raise Refused(str(exc)) from None
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise Refused(f"cannot infer its column types: {describe(exc)}") from None
-    if source.format is FileFormat.CSV:
-        # pyarrow reads a CSV column holding bytes that are not UTF-8 as binary: such a file fails
-        # its own load (COPY reads CSV as UTF-8), and must not give every other file a BINARY column.
-        for name, kind in columns:
-            if kind == "BINARY":
-                raise Refused(
-                    f"cannot infer its column types: column {name!r} holds bytes that are not UTF-8; "
-                    "COPY reads CSV as UTF-8, so convert the file first"
-                )
+
+
+def _csv_columns(source: SourceFile) -> Columns:
+    """Each column's type from the text of the file's first rows, read as COPY reads them: an
+    empty field or \\N is NULL, a quoted empty field is an empty string, everything else text."""
+    names = csv_header(source)
+    try:
+        batch = _csv_sample(source, len(names))
+    except pa.ArrowInvalid as exc:
+        # pyarrow names neither the line nor the header's count: say it as COPY's check does
+        ragged = _ragged_row(source) if "Expected" in str(exc) else None
+        if ragged is None:
+            raise
+        raise Refused(ragged) from None
+    if batch is None:  # a header and no rows: nothing says what the columns hold
+        return [(normalise_identifier(name), NULL) for name in names]
+    columns = []
+    for name, values in zip(names, batch.columns, strict=True):
+        try:
+            text = values.cast(pa.string())
+        except pa.ArrowInvalid:
+            # Such a file fails its own load (COPY reads CSV as UTF-8); it must not make every
+            # other file's column BINARY.
+            raise Refused(
+                f"cannot infer its column types: column {normalise_identifier(name)!r} holds bytes that are not "
+                "UTF-8; COPY reads CSV as UTF-8, so convert the file first"
+            ) from None
+        columns.append((normalise_identifier(name), classify(text)))
+    del batch
+    pa.default_memory_pool().release_unused()  # Arrow keeps what a sample freed, per thread, unless asked
     return columns
 
 
-def infer_columns(source: SourceFile) -> list[tuple[str, str]]:
-    """(column name, Snowflake type) for the file's columns, from a sample of its first rows."""
-    if source.format is FileFormat.CSV:
-        schema = _csv_schema(source.path)
-    else:
-        import pyarrow.parquet as pq
-
-        schema = pq.read_schema(source.path)
-    return [(normalise_identifier(field.name), snowflake_type(field, source.name)) for field in schema]
-
-
-def snowflake_type(field: pa.Field, where: str) -> str:
-    t = field.type
-    if pa.types.is_null(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "VARCHAR"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_integer(t):
-        return "NUMBER(38,0)"
-    if pa.types.is_floating(t):
-        return "FLOAT"
-    if pa.types.is_decimal(t):
-        # The scale is the data's; the precision Snowflake's widest, or later, larger values would not fit.
-        return f"NUMBER(38,{min(t.scale, 37)})"
-    if pa.types.is_date(t):
-        return "DATE"
-    if pa.types.is_time(t):
-        return "TIME"
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMP_TZ" if t.tz else "TIMESTAMP_NTZ"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "BINARY"
-    raise UnsupportedType(
-        f"{where}: column {field.name!r} has type {t}, which has no Snowflake column type to load into"
-    )
-
-
-def _csv_schema(path: Path) -> pa.Schema:
+def _csv_sample(source: SourceFile, width: int) -> pa.RecordBatch | None:
+    """The rows in the file's first SAMPLE_BYTES, each field as bytes (or null), or None if none."""
     import pyarrow.csv as pacsv
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=SAMPLE_BYTES),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-    )
+    labels = [f"c{k}" for k in range(width)]  # the header's own names may be any text
+    with pa.input_stream(str(source.path), compression=_ARROW_CODECS[source.compression]) as stream:
+        reader = pacsv.open_csv(
+            stream,
+            # one block, parsed on this thread: the loader already reads a few files' samples at once
+            read_options=pacsv.ReadOptions(
+                block_size=SAMPLE_BYTES, skip_rows=1, column_names=labels, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(labels, pa.binary()),
+                null_values=["", "\\N"],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        try:
+            return reader.read_next_batch()
+        except StopIteration:
+            return None
+        finally:
+            reader.close()
+
+
+def _ragged_row(source: SourceFile) -> str | None:
+    """'line L: F fields where the header has H' for the sample's first row of the wrong width."""
+    with pa.input_stream(str(source.path), compression=_ARROW_CODECS[source.compression]) as stream:
+        text = stream.read(SAMPLE_BYTES).decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        return reader.schema
-    finally:
-        reader.close()
+        width = len(next(reader, []))
+        line = reader.line_num
+        for row in reader:
+            if row and len(row) != width:
+                return f"line {line + 1}: {len(row)} fields where the header has {width}"
+            line = reader.line_num
+    except csv.Error:
+        return None
+    return None

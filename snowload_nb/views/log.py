@@ -52,6 +52,9 @@ class LogView:
         self._last_progress = self._clock()
         files = text.plural(snapshot.files_total, snapshot.unit)
         self._write(f"loading into {snapshot.table}: {files}, {text.size(snapshot.bytes_total)}")
+        created = text.created_line(snapshot)
+        if created is not None:
+            self._write(created)
 
     def _report_finished(self, snapshot: Snapshot) -> None:
         for f in snapshot.finished[self._reported :]:

@@ -55,9 +55,10 @@ class TerminalView:
     def lines(self, s: Snapshot, columns: int, rows: int = 24) -> list[str]:
         """The running block for a terminal of `columns` x `rows`."""
         width = max(20, columns - 1)  # the last column would wrap on some terminals
-        out = [text.activity_line(s, width) or "starting…"]
+        created = _created(s, width)
+        out = [*created, text.activity_line(s, width) or "starting…"]
         out += _aggregates(s, width, running=True)
-        slots = max(1, min(self._slots, rows - 7))
+        slots = max(1, min(self._slots, rows - 7 - len(created)))
         active = s.active
         shown = active if len(active) <= slots else active[: slots - 1]
         out += _file_lines(shown, width)
@@ -70,7 +71,7 @@ class TerminalView:
 
     def final_lines(self, s: Snapshot, columns: int) -> list[str]:
         width = max(20, columns - 1)
-        return _aggregates(s, width, running=False) + self.summary(s).rstrip("\n").split("\n")
+        return _created(s, width) + _aggregates(s, width, running=False) + self.summary(s).rstrip("\n").split("\n")
 
     def _size(self) -> tuple[int, int]:
         try:
@@ -93,6 +94,14 @@ class TerminalView:
         self._stream.flush()
         self._drawn = lines
         self._drawn_width = width
+
+
+def _created(s: Snapshot, width: int) -> list[str]:
+    """The table this load creates, as one line cut to the terminal's width; none if it exists."""
+    line = text.created_line(s)
+    if line is None:
+        return []
+    return [line if len(line) <= width else line[: width - 1] + "…"]
 
 
 def _bar(fraction: float, width: int) -> str:

@@ -8,6 +8,7 @@ from ..formatting import (  # noqa: F401  (the views' names for them)
     MB,
     OUTCOMES,
     column_notes,
+    created_line,
     duration,
     header_line,
     plural,
