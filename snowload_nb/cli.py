@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(files=args.files, workers=args.workers, progress=args.progress)
         return _load(args)
     except LoadError as exc:
-        print(f"snowload: {exc.worded(_as_flag)}", file=sys.stderr)
+        print(f"snowload: {exc.worded(as_flag)}", file=sys.stderr)
         return EXIT_FAILED
     except SnowloadError as exc:
         print(f"snowload: {exc}", file=sys.stderr)
@@ -91,7 +91,7 @@ def _load(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _as_flag(fix: Fix) -> str:
+def as_flag(fix: Fix) -> str:
     """A Loader option as this command's flag: create_table=True -> --create-table."""
     flag = "--" + fix.option.replace("_", "-")
     return f"pass {flag if fix.value is True else f'{flag} {fix.value}'} {fix.effect}"

@@ -262,6 +262,10 @@ def test_the_snowload_magic_mirrors_the_cli(kernel, small_files):
     assert bad.reply["status"] == "error"
     assert "--conn VARIABLE, --local, or --connection NAME" in bad.reply["evalue"]
 
+    missing = kernel.execute(f"%snowload {paths} --table NO_SUCH_MAGIC --conn conn")
+    assert missing.reply["ename"] == "LoadError"  # its fix in the flags typed here
+    assert "(pass --create-table to create it" in missing.reply["evalue"]
+
 
 def test_without_ipywidgets_html_updates_in_place(kernel, small_files):
     cell = kernel.execute(
