@@ -165,7 +165,7 @@ class Loader:
         result = run.execute()
         self.last_result = result
         if run.interrupted:
-            raise KeyboardInterrupt(f"the load was cancelled ({result.summary()}); loader.last_result holds its result")
+            raise KeyboardInterrupt(f"{result.summary()}; its result is the Loader's last_result")
         return result
 
     def start_dataframe(self, data: Any, *, chunk_rows: int | None = None) -> LoadJob:

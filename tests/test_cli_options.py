@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import subprocess
+import uuid
 
 import pytest
 from conftest import VENV_BIN, expected_facts, table_facts
@@ -145,11 +146,12 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 def test_a_missing_table_suggests_the_flag_not_the_python_option(tmp_path, capsys):
     data = write_csv(tmp_path / "a.csv", 0, 1, 10)
-    status = cli.main(["load", str(data.path), "--table", "NO_SUCH_TABLE_CLI", "--local", "--progress", "none"])
+    missing = f"NO_SUCH_{uuid.uuid4().hex[:8].upper()}"
+    status = cli.main(["load", str(data.path), "--table", missing, "--local", "--progress", "none"])
 
     assert status == cli.EXIT_FAILED
     err = capsys.readouterr().err
-    assert err.startswith("snowload: cannot load into NO_SUCH_TABLE_CLI (pass --create-table to create it")
+    assert err.startswith(f"snowload: cannot load into {missing} (pass --create-table to create it from the files): ")
     assert "create_table" not in err
 
 
@@ -169,25 +171,32 @@ def test_without_a_connection_it_says_how_to_give_one(tmp_path):
     assert f"connections are read from {home / 'connections.toml'}" in unknown.stderr
 
 
+def two_columns(conn) -> str:
+    """A new table of two columns, A (a number) and B, under a name no other test uses."""
+    name = f"AB_{uuid.uuid4().hex[:8].upper()}"
+    conn.cursor().execute(f'CREATE TABLE "{name}" ("A" NUMBER, "B" VARCHAR)')
+    return name
+
+
 def test_a_row_with_too_many_fields_names_the_file_the_line_and_the_columns(tmp_path, capsys, conn):
-    conn.cursor().execute('CREATE TABLE "NARROW" ("A" NUMBER, "B" VARCHAR)')
+    table = two_columns(conn)
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("A,B\n1,x\n2,y,surprise\n")
 
-    status = cli.main(["load", str(ragged), "--table", "NARROW", "--local", "--progress", "none"])
+    status = cli.main(["load", str(ragged), "--table", table, "--local", "--progress", "none"])
 
     assert status == cli.EXIT_FAILED
     out = capsys.readouterr().out
     ours = "ragged.csv, line 3: 3 fields where the header has 2 (A, B) · the server said: "
-    assert ours in out and 'table "NARROW" has 2 columns' in out.split(ours, 1)[1]
+    assert ours in out and f'table "{table}" has 2 columns' in out.split(ours, 1)[1]
 
 
 def test_a_value_of_the_wrong_type_names_the_file_the_line_and_the_column(tmp_path, capsys, conn):
-    conn.cursor().execute('CREATE TABLE "TYPED" ("A" NUMBER, "B" VARCHAR)')
+    table = two_columns(conn)
     typed = tmp_path / "typed.csv"
     typed.write_text("A,B\n1,x\n2,y\nabc,z\n")
 
-    status, document = load(capsys, str(typed), "--table", "TYPED")
+    status, document = load(capsys, str(typed), "--table", table)
 
     assert status == cli.EXIT_FAILED
     error = document["files"][0]["error"]
@@ -196,11 +205,11 @@ def test_a_value_of_the_wrong_type_names_the_file_the_line_and_the_column(tmp_pa
 
 
 def test_a_header_wider_than_the_table_names_its_columns(tmp_path, capsys, conn):
-    conn.cursor().execute('CREATE TABLE "TWO" ("A" NUMBER, "B" VARCHAR)')
+    table = two_columns(conn)
     wide = tmp_path / "wide.csv"
     wide.write_text("A,B,C\n1,x,3\n")
 
-    document = load(capsys, str(wide), "--table", "TWO")[1]
+    document = load(capsys, str(wide), "--table", table)[1]
 
     assert document["files"][0]["error"].startswith(
         "wide.csv: its header has 3 columns (A, B, C) where the table has 2 · the server said: "

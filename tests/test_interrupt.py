@@ -111,7 +111,7 @@ def test_an_interrupted_dataframe_load_raises_and_keeps_its_result(conn, table, 
 
     frame = pd.DataFrame({"ID": range(1, 3001), "FILE_NO": [0] * 3000})
     loader = sl.Loader(conn, table, progress="none", connect=Interceptor(_interrupt_at("PUT")))
-    with pytest.raises(KeyboardInterrupt, match=r"loader\.last_result"):
+    with pytest.raises(KeyboardInterrupt, match="its result is the Loader's last_result"):
         loader.load_dataframe(frame, chunk_rows=1000)
 
     result = loader.last_result
