@@ -1,6 +1,6 @@
 """A COPY's rejection of a file, said in snowload's words first, with the server's own text after.
 
-The two backends word the same mistakes differently (the connector joins their lines with " · "):
+The two backends word the same mistakes differently (`describe` joins their lines with " · "):
 
 - a row or a header with the wrong number of fields. Snowflake: "Number of columns in file (3)
   does not match that of the corresponding table (2), use file format option
@@ -12,9 +12,13 @@ The two backends word the same mistakes differently (the connector joins their l
   Error: CSV Error on Line: 4 · Original Line: abc,w · Error when converting column "column0".
   Could not convert string "abc" to 'BIGINT''.
 
+(Snowflake's texts as users have quoted them: github.com/Snowflake-Labs/schemachange/issues/111 for
+the column count, github.com/Snowflake-Labs/sfquickstarts/issues/156 for a value it cannot read.)
+
 Both count lines in the staged part, not in the user's file (every part repeats the header), so
 the line is found again in the file itself, which is read only after such a failure. `explain` is
-the one place this happens; a message it does not recognise is returned as it came.
+the one place this happens; a message it does not recognise is returned as it came, less
+Snowflake's advice about ON_ERROR (an option snowload does not offer).
 """
 
 from __future__ import annotations
