@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
+import math
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .compress import BACKEND, DEFAULT_LEVEL, level_range
 from .env import PROGRESS_MODES, resolve_progress
-from .errors import SnowloadError, describe
+from .errors import Fix, LoadError, SnowloadError, describe
+from .options import (
+    COMPRESSIONS,
+    DEFAULT_PART_SIZE_MB,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_WORKERS,
+    FORMATS,
+    MAX_WORKERS,
+    MIN_PART_SIZE_MB,
+)
 from .result import LoadResult
 
 if TYPE_CHECKING:
@@ -19,6 +32,10 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM
+_PROGRESS_HELP = (
+    "how progress is shown on stderr: auto (a live block in a terminal, log lines otherwise), "
+    "tqdm, log, none, or widget/html in a notebook (default auto)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_demo(files=args.files, workers=args.workers, progress=args.progress)
         return _load(args)
+    except LoadError as exc:
+        print(f"snowload: {exc.worded(as_flag)}", file=sys.stderr)
+        return EXIT_FAILED
     except SnowloadError as exc:
         print(f"snowload: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -45,13 +65,25 @@ def _load(args: argparse.Namespace) -> int:
     try:
         conn = connect(args)
     except Exception as exc:
-        print(f"snowload: cannot connect: {describe(exc)}", file=sys.stderr)
+        print(f"snowload: cannot connect: {describe(exc)}{_connection_help(args, exc)}", file=sys.stderr)
         return EXIT_FAILED
     try:
         with _terminate_as_interrupt() as terminated:
-            result = loader_for(args, conn).load(args.paths)
+            loader = loader_for(args, conn)
+            try:
+                result = loader.load(args.paths)
+            except KeyboardInterrupt:  # the load wound down first: what it did is its last result
+                if loader.last_result is None:
+                    raise
+                result = loader.last_result
+    except KeyboardInterrupt:
+        if not terminated:
+            raise
+        print("snowload: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     finally:
         conn.close()
+    result = _in_flags(result)
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:  # the progress view prints the summary; with none, it goes after the table
@@ -59,6 +91,48 @@ def _load(args: argparse.Namespace) -> int:
     if result.cancelled:
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def as_flag(fix: Fix) -> str:
+    """A Loader option as this command's flag: create_table=True -> --create-table."""
+    flag = "--" + fix.option.replace("_", "-")
+    return f"pass {flag if fix.value is True else f'{flag} {fix.value}'} {fix.effect}"
+
+
+def _in_flags(result: LoadResult) -> LoadResult:
+    """`result` with the fixes its files' errors name worded as this command's flags."""
+    from .matching import IGNORE_EXTRA
+
+    def worded(error: str | None) -> str | None:
+        return error and error.replace(IGNORE_EXTRA.python(), as_flag(IGNORE_EXTRA))
+
+    files = [dataclasses.replace(f, error=worded(f.error)) for f in result.files]
+    return dataclasses.replace(result, files=files)
+
+
+def _connection_help(args: argparse.Namespace, exc: Exception) -> str:
+    """How to give a connection, when none was given or the one named is not there."""
+    where = _connections_file()
+    if args.local:
+        return ""
+    if args.connection:
+        if f"'{args.connection}'" not in str(exc):  # the connection is there; connecting failed
+            return ""
+        return f"\n  connections are read from {where}: name one of them, or add [{args.connection}] there"
+    return (
+        "\n  no connection given: pass --local for the embedded Snowflake, or --connection NAME for a"
+        f" connection in {where} (one named by default_connection_name there is used without --connection)"
+    )
+
+
+def _connections_file() -> str:
+    """Where the connector reads connections.toml: $SNOWFLAKE_HOME, or ~/.snowflake, by default."""
+    try:
+        from snowflake.connector.constants import CONNECTIONS_FILE
+
+        return str(CONNECTIONS_FILE)
+    except Exception:  # a connector that keeps it elsewhere
+        return "connections.toml in $SNOWFLAKE_HOME or ~/.snowflake"
 
 
 @contextlib.contextmanager
@@ -89,9 +163,16 @@ def loader_for(args: argparse.Namespace, conn: Any) -> Loader:
         workers=args.workers,
         progress=args.progress,
         create_table=args.create_table,
+        format=args.format,
+        compression=args.compression,
+        compression_level=args.compression_level,
+        part_size_mb=args.part_size,
         force=args.force,
         mode=args.mode,
         extra_columns=args.extra_columns,
+        atomic=args.atomic,
+        retries=args.retries,
+        retry_delay=args.retry_delay,
     )
 
 
@@ -122,6 +203,35 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text}")
+    return value
+
+
+def _part_size(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < MIN_PART_SIZE_MB:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_PART_SIZE_MB} (MB), not {text}")
+    return value
+
+
+def _level(text: str) -> int:
+    value = int(text)
+    if value not in level_range():
+        levels = level_range()
+        raise argparse.ArgumentTypeError(f"must be {levels.start}..{levels.stop - 1} with {BACKEND}, not {value}")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -136,9 +246,11 @@ def _parser() -> argparse.ArgumentParser:
     add_load_arguments(commands.add_parser("load", help="load CSV and Parquet files into a table"))
 
     demo = commands.add_parser("demo", help="generate a dozen CSV files and load them into the embedded server")
-    demo.add_argument("--files", type=_positive, default=12)
-    demo.add_argument("--workers", type=_positive, default=4)
-    demo.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
+    demo.add_argument(
+        "--files", type=_positive, default=12, metavar="N", help="how many files to generate (default 12)"
+    )
+    demo.add_argument("--workers", type=_positive, default=4, metavar="N", help="files loaded at once (default 4)")
+    demo.add_argument("--progress", choices=PROGRESS_MODES, default="auto", help=_PROGRESS_HELP)
 
     serve = commands.add_parser(
         "serve",
@@ -162,13 +274,21 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
         help="files, folders or glob patterns (in %%snowload: or a DataFrame variable)",
     )
     load.add_argument("--table", required=True, help="NAME, SCHEMA.NAME or DB.SCHEMA.NAME")
-    load.add_argument("--workers", type=_positive, default=4, help="files loaded at once (default 4)")
     where = load.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="use the embedded Snowflake (fakesnow)")
-    where.add_argument("--connection", metavar="NAME", help="a connection from the connector's connections.toml")
+    where.add_argument(
+        "--connection",
+        metavar="NAME",
+        help="a connection from the connector's connections.toml (default: its default_connection_name)",
+    )
     load.add_argument("--local-db", metavar="PATH", help="with --local: keep its databases in this folder")
-    load.add_argument("--create-table", action="store_true", help="create the table if missing, typed from every file")
-    load.add_argument("--force", action="store_true", help="load files again even if already loaded")
+    load.add_argument(
+        "--create-table", action="store_true", help="create the table if it is missing, typed from every file"
+    )
+    load.add_argument(
+        "--atomic", action="store_true", help="all files load or none do: every COPY in one transaction at the end"
+    )
+    load.add_argument("--force", action="store_true", help="load files again even if the table has loaded them")
     load.add_argument(
         "--mode",
         choices=("append", "truncate", "overwrite"),
@@ -176,8 +296,59 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
         help="append rows (default); truncate: replace the rows, keep the table; overwrite: replace the table "
         "with one made from the files' columns. Replacing is all or nothing: readers see old rows or new",
     )
-    load.add_argument("--extra-columns", choices=("fail", "ignore"), default="fail", help="columns the table lacks")
-    load.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
+    load.add_argument(
+        "--extra-columns",
+        choices=("fail", "ignore"),
+        default="fail",
+        help="a file's columns the table lacks: fail that file (default), or leave them out",
+    )
+    load.add_argument(
+        "--format", choices=FORMATS, default="auto", help="how to read the files (default auto: by their extension)"
+    )
+    load.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        default="gzip",
+        help="how CSV is compressed before upload (default gzip; none sends it as it is)",
+    )
+    levels = level_range()
+    load.add_argument(
+        "--compression-level",
+        type=_level,
+        default=DEFAULT_LEVEL,
+        metavar="N",
+        help=f"gzip level, {levels.start}..{levels.stop - 1} with {BACKEND} (default {DEFAULT_LEVEL}: fastest)",
+    )
+    load.add_argument(
+        "--part-size",
+        type=_part_size,
+        default=DEFAULT_PART_SIZE_MB,
+        metavar="MB",
+        help=f"split CSV into parts of about this many MB compressed (default {DEFAULT_PART_SIZE_MB}, "
+        f"at least {MIN_PART_SIZE_MB})",
+    )
+    load.add_argument(
+        "--workers",
+        type=_positive,
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"files loaded at once (default {DEFAULT_WORKERS}, at most {MAX_WORKERS})",
+    )
+    load.add_argument(
+        "--retries",
+        type=_count,
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help=f"tries more of an upload or COPY that failed on the network (default {DEFAULT_RETRIES})",
+    )
+    load.add_argument(
+        "--retry-delay",
+        type=_seconds,
+        default=DEFAULT_RETRY_DELAY,
+        metavar="SECONDS",
+        help=f"wait before the first retry, doubled for each next one (default {DEFAULT_RETRY_DELAY})",
+    )
+    load.add_argument("--progress", choices=PROGRESS_MODES, default="auto", help=_PROGRESS_HELP)
     load.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 

@@ -2,20 +2,14 @@
 
 The embedded server reports a row with the wrong number of fields only as "table has N columns
 but M values were supplied". Reading the file with the csv module (only after such a failure)
-finds the line and says what is wrong with it, as Snowflake's own error would.
+finds the line and says what is wrong with it, as Snowflake's own error would; `copy_errors`
+decides when.
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-
-# The second: DuckDB could not make the file's rows out at all (a row cut short, for one).
-_NO_LINE_MARKERS = ("values were supplied", "Number of columns in file", "Error when sniffing file")
-
-
-def needs_a_line(error: str) -> bool:
-    return any(marker in error for marker in _NO_LINE_MARKERS) and "line" not in error.lower()
 
 
 def wrong_field_count(path: Path, expected: int | None = None) -> str | None:

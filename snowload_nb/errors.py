@@ -9,6 +9,8 @@ down, steer control flow between the package's own modules and never reach a use
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConnectionInUse",
     "EmbeddedServerError",
+    "Fix",
     "FolderInUse",
     "FrameError",
     "LoadError",
@@ -29,8 +32,41 @@ class SnowloadError(Exception):
     """The base of every error snowload_nb raises to a user."""
 
 
+FIX = "{fix}"  # where a LoadError's message says what would make the load work
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A Loader option that would make a failed load work: `Fix("create_table", True, "to …")`.
+
+    Each front end words it its own way: the message of the error says `create_table=True`,
+    `snowload load` says `--create-table`.
+    """
+
+    option: str  # a keyword argument of Loader
+    value: object
+    effect: str  # what passing it does, as the end of a sentence
+
+    def python(self) -> str:
+        return f"pass {self.option}={self.value!r} {self.effect}"
+
+
 class LoadError(SnowloadError):
-    """A load could not start (the stage or table could not be prepared)."""
+    """A load could not start (the stage or table could not be prepared).
+
+    `fix`, when there is one, is the option that would make it work; `worded` says the message
+    with the fix in a front end's own words.
+    """
+
+    def __init__(self, message: str, fix: Fix | None = None) -> None:
+        self.fix = fix
+        self._message = message
+        super().__init__(self.worded(Fix.python))
+
+    def worded(self, word: Callable[[Fix], str]) -> str:
+        if self.fix is None:
+            return self._message
+        return self._message.replace(FIX, word(self.fix), 1)
 
 
 class ConnectionInUse(LoadError):

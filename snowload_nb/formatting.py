@@ -81,15 +81,23 @@ def summary(state: LoadState, rows: int, table: str, files: str, counts: Mapping
 
 
 def header_fields(s: Snapshot) -> list[str]:
-    """What the header of every view says: table, files, size, workers, time, state."""
+    """What the header of every view says: table, files (and how many the table had loaded
+    already, from the moment the re-run check ends them), size, workers, time, state."""
     return [
         s.table,
         plural(s.files_total, s.unit),
+        *already_loaded(s),
         size(s.bytes_total),
         plural(s.workers, "worker"),
         duration(s.elapsed),
         s.state.value,
     ]
+
+
+def already_loaded(s: Snapshot) -> list[str]:
+    """ "12 already loaded", as a field, once any file is; no field before."""
+    count = s.counts.get(FileState.SKIPPED, 0)
+    return [f"{count:,} {status_word(FileState.SKIPPED)}"] if count else []
 
 
 def header_line(s: Snapshot) -> str:

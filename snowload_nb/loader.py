@@ -22,13 +22,20 @@ from . import sql
 from .atomic import MODES, Replacement, copy_all_or_nothing
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
-from .errors import LoadError, describe
+from .errors import FIX, Fix, LoadError, describe
 from .frames import prepare as prepare_frame
 from .inference import Columns, merge, sql_columns
 from .job import LoadJob
 from .ledger import Ledger
 from .matching import EXTRA_COLUMNS, ColumnPlan, plan_columns, read_table_columns, source_names
 from .model import FileState, ProgressModel
+from .options import (
+    COMPRESSIONS,
+    DEFAULT_PART_SIZE_MB,
+    FORMATS,
+    MAX_WORKERS,
+    MIN_PART_SIZE_MB,
+)
 from .pipeline import (
     NOT_STARTED,
     NOT_TRIED,
@@ -49,19 +56,11 @@ from .views import NullView, View, make_view
 from .views.refresher import Refresher
 from .watch import ServerWatch, server_address
 
-COMPRESSIONS = ("gzip", "none")
-FORMATS = ("auto", "csv", "parquet")
-# Snowflake loads files of 100-250 MB compressed in parallel best; a part is cut once its
-# staged (compressed) size reaches this.
-DEFAULT_PART_SIZE_MB = 100
-# Smaller parts only multiply PUTs and COPY's files: 1e-7 MB once meant one part per row.
-MIN_PART_SIZE_MB = 5
 _WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt
 # s a cancelled load, or one whose server is gone, still waits for running files to stop.
 ABANDON_AFTER = 1.0
+CREATE_TABLE = Fix("create_table", True, "to create it from the files")
 _WORKDIR = re.compile(r"snowload-(\d+)-[A-Za-z0-9_]+")
-# Each worker holds a session; beyond this many, more only queue on the server and the client's cores.
-MAX_WORKERS = 32
 
 Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
 
@@ -144,14 +143,16 @@ class Loader:
         return f"Loader(table={str(self.table)!r}, workers={self.workers}, progress={self.progress!r})"
 
     def load(self, paths: Paths) -> LoadResult:
-        """Load files, globs and folders; block until done. Interrupt cancels and returns what loaded.
+        """Load files, globs and folders; block until done.
 
         `paths` is a path, a str, or an iterable of them; anything else is a TypeError, raised
         before anything is created or staged. A bad input fails alone in the result.
+
+        An interrupt (Ctrl-C, the notebook's Interrupt) cancels the load: running files stop,
+        whole files only stay loaded, and once it has wound down KeyboardInterrupt is raised,
+        so the rest of the script or cell does not run; `last_result` holds what loaded.
         """
-        result = self._begin(paths, background=False).execute()
-        self.last_result = result
-        return result
+        return self._blocking(self._begin(paths, background=False))
 
     def start(self, paths: Paths) -> LoadJob:
         """Start loading in the background and return at once; the progress view stays live."""
@@ -168,10 +169,17 @@ class Loader:
         matched to the table's by name; `create_table=True` creates the table from its schema,
         names kept exactly. Labels that are not strings load as str(label), as pandas' to_sql
         names them; tuple (MultiIndex) labels, and anything else that could only fail once the
-        table exists, raise FrameError first.
+        table exists, raise FrameError first. An interrupt cancels it and is raised once it has
+        wound down, as in `load`.
         """
-        result = self._begin_dataframe(data, chunk_rows, background=False).execute()
+        return self._blocking(self._begin_dataframe(data, chunk_rows, background=False))
+
+    def _blocking(self, run: _Run) -> LoadResult:
+        """Run on the calling thread; an interrupt, once the load has wound down, goes on to the caller."""
+        result = run.execute()
         self.last_result = result
+        if run.interrupted:
+            raise KeyboardInterrupt(f"{result.summary()}; its result is the Loader's last_result")
         return result
 
     def start_dataframe(self, data: Any, *, chunk_rows: int | None = None) -> LoadJob:
@@ -347,14 +355,10 @@ class Loader:
         replacement = None if self.mode == "append" else Replacement(self.mode, self.table)
         try:
             try:
-                _execute(
-                    cursor,
-                    sql.probe_table(self.table),
-                    f"cannot load into {self.table} (pass create_table=True to create it from the files)",
-                )
-            except LoadError:
+                cursor.execute(sql.probe_table(self.table))
+            except Exception as exc:
                 if not self.create_table and self.mode != "overwrite":
-                    raise
+                    raise LoadError(f"cannot load into {self.table} ({FIX}): {describe(exc)}", CREATE_TABLE) from None
                 _execute(cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}")
             else:
                 if self.mode == "overwrite":
@@ -467,35 +471,45 @@ class _Run:
         # is gone), so that a worker the load no longer waits for does nothing more on the server.
         self._halt = threading.Event()
         self._gave_up = False  # on statements still running on the server
+        # An interrupt (KeyboardInterrupt on the calling thread) cancelled it: a blocking load
+        # raises it again once wound down. Only the calling thread of a blocking load gets one.
+        self.interrupted = False
 
     def cancel(self) -> None:
         """Nothing new starts; running files stop at their next chunk."""
         self._cancel.set()
         self._halt.set()
 
+    def _interrupt(self) -> None:
+        self.interrupted = True
+        self.cancel()
+
     def execute(self) -> LoadResult:
-        interrupted = False
+        """Run the load to its end and return its result; an interrupt only cancels it here (see
+        `interrupted`), so the views, the temporary files and the result are all settled first."""
         replaced = None
         try:
             with self._hold:
-                interrupted = self._pool()
+                self._pool()
+        except KeyboardInterrupt:  # between the steps that catch it themselves: wound down by now
+            self._interrupt()
         finally:
             if self.replacement is not None and (replaced := self.replacement.rows_replaced) is not None:
                 self.model.table = titled(str(self.loader.table), self.replacement.mode, replaced)
-            self.model.end(cancelled=interrupted or self._cancel.is_set())
+            self.model.end(cancelled=self._cancel.is_set())
             final = self.model.snapshot()
             self.view.close(final)
         files = self.model.files()
         result = LoadResult.build(str(self.loader.table), files, final.elapsed, final.state, final.unit, final.timeline)
         return dataclasses.replace(result, mode=self.loader.mode, rows_replaced=replaced)
 
-    def _pool(self) -> bool:
-        """Run the files on the pool with the refresher drawing; True if cancelled."""
+    def _pool(self) -> None:
+        """Run the files on the pool with the refresher drawing."""
         loader, model, cancel = self.loader, self.model, self._halt
         refresher = Refresher(model, self.view).start()
         try:
             if not self.sources and self.replacement is None:
-                return False
+                return
             # No more sessions and threads than files that can use them.
             workers = max(1, min(loader.workers, len(self.sources)))
             with _private_workdir() as workdir, contextlib.closing(loader._sessions(workers)) as sessions:
@@ -527,12 +541,16 @@ class _Run:
                                 executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel)
                             )
                     except KeyboardInterrupt:
-                        self.cancel()
+                        self._interrupt()
                     self._wait_for(futures, plan, sessions)
                     if self.atomic:
                         pending = [p for f in futures if f.done() and not f.cancelled() and (p := f.result())]
                         failed = [f.name for f in model.files() if f.state is FileState.FAILED]
                         copy_all_or_nothing(pending, failed, plan, model, sessions, cancel, self.replacement)
+                        # It takes an interrupt during its COPY as a cancel of its own: halted,
+                        # with neither the user's cancel nor an outage behind it.
+                        if cancel.is_set() and not self._cancel.is_set() and plan.outage.reason is None:
+                            self._interrupt()
                 finally:
                     if watch is not None:
                         watch.stop()
@@ -544,7 +562,6 @@ class _Run:
                 for i, _ in self.sources:
                     if model.state_of(i) is FileState.QUEUED:
                         model.finish(i, FileState.CANCELLED, error=NOT_STARTED)
-            return self._cancel.is_set()
         finally:
             refresher.stop()
 
@@ -577,25 +594,32 @@ class _Run:
         running at the deadline are waiting on the server; they are given up, unless a COMMIT
         is on its way, whose outcome only the server can tell.
         """
-        deadline: float | None = None
+        deadline: list[float] = []  # set once cancelled or the server is gone
         while True:
-            try:
-                running = wait(futures, timeout=_WAKE_INTERVAL).not_done
+            try:  # anywhere in the step: an interrupt lands wherever the calling thread is
+                if self._waited(futures, plan, sessions, deadline):
+                    return
             except KeyboardInterrupt:
-                self.cancel()
-                continue
-            if not running:
-                return
-            gone = plan.outage.reason
-            if gone is None and not self._cancel.is_set():
-                continue
-            deadline = deadline or time.monotonic() + ABANDON_AFTER
-            if time.monotonic() >= deadline and (gone is not None or not sessions.committing):
-                self._halt.set()
-                self._give_up_running(gone)  # first: a worker the abandon wakes finds its file ended
-                self._gave_up = True
-                sessions.abandon()
-                return
+                self._interrupt()
+
+    def _waited(
+        self, futures: list[Future[PendingCopy | None]], plan: LoadPlan, sessions: SessionPool, deadline: list[float]
+    ) -> bool:
+        """One step of `_wait_for`: True once there is nothing more to wait for."""
+        if not wait(futures, timeout=_WAKE_INTERVAL).not_done:
+            return True
+        gone = plan.outage.reason
+        if gone is None and not self._cancel.is_set():
+            return False
+        if not deadline:
+            deadline.append(time.monotonic() + ABANDON_AFTER)
+        if time.monotonic() >= deadline[0] and (gone is not None or not sessions.committing):
+            self._halt.set()
+            self._give_up_running(gone)  # first: a worker the abandon wakes finds its file ended
+            self._gave_up = True
+            sessions.abandon()
+            return True
+        return False
 
     def _give_up_running(self, gone: str | None) -> None:
         for i, _ in self.sources:

@@ -12,7 +12,8 @@ import json
 import shlex
 from typing import Any
 
-from .cli import add_load_arguments, connect, loader_for
+from .cli import add_load_arguments, as_flag, connect, loader_for
+from .errors import LoadError
 from .frames import is_frame
 from .result import LoadResult
 
@@ -58,7 +59,12 @@ def snowload_magic(line: str, namespace: dict[str, Any]) -> LoadResult:
     try:
         loader = loader_for(args, conn)
         frame = namespace.get(args.paths[0]) if len(args.paths) == 1 else None
-        result = loader.load_dataframe(frame) if is_frame(frame) else loader.load(args.paths)
+        try:
+            result = loader.load_dataframe(frame) if is_frame(frame) else loader.load(args.paths)
+        except LoadError as exc:  # the fix as the flag typed here, as the CLI says it
+            if exc.fix is None:
+                raise
+            raise LoadError(exc.worded(as_flag)) from None
         if args.json:
             print(json.dumps(result.to_dict(), indent=2))
         return result

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import sql
-from .errors import Refused
+from .errors import Fix, Refused
 from .schema import csv_header
 from .sources import SourceFile
 from .sql import FileFormat, QualifiedName
+
+# What a file refused for columns the table lacks says would load it; the CLI words it as a flag.
+IGNORE_EXTRA = Fix("extra_columns", "ignore", "to load the file without them")
 
 EXTRA_COLUMNS = ("fail", "ignore")
 
@@ -106,8 +109,7 @@ def plan_columns(names: Sequence[str], table: Sequence[TableColumn], extra_colum
         )
     if extra and extra_columns != "ignore":
         raise Refused(
-            f"its {_columns(extra)} {'is' if len(extra) == 1 else 'are'} not in the table "
-            "(extra_columns='ignore' loads the file without them)"
+            f"its {_columns(extra)} {'is' if len(extra) == 1 else 'are'} not in the table ({IGNORE_EXTRA.python()})"
         )
     return ColumnPlan(
         fields=tuple((c.name, fields[c.name]) for c in table if c.name in fields),

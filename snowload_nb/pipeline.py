@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
-from .diagnose import needs_a_line, wrong_field_count
+from .copy_errors import explain
 from .errors import Cancelled, GaveUp, Rejected, ServerGone, SourceChanged, describe
 from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
@@ -479,8 +479,8 @@ def run_copy(cursor: Any, statement: str, source: Source) -> CopyOutcome:
         outcome = read_copy_result(_rows(cursor))
     except ProgrammingError as exc:
         outcome = CopyOutcome(FileState.FAILED, error=describe(exc))
-    if outcome.error and isinstance(source, SourceFile) and _is_plain_csv(source) and needs_a_line(outcome.error):
-        outcome = CopyOutcome(FileState.FAILED, error=wrong_field_count(source.path) or outcome.error)
+    if outcome.state is FileState.FAILED and outcome.error:  # in the user's terms, the server's text after
+        outcome = CopyOutcome(FileState.FAILED, error=explain(outcome.error, source))
     return outcome
 
 

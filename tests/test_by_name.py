@@ -29,7 +29,7 @@ from snowload_nb.views.terminal import TerminalView
 _numbers = itertools.count(1)
 NOTE_NULL = "column 'AMOUNT' not in the file: loaded as NULL"
 NOTE_IGNORED = "file column 'colour' not in the table: not loaded"
-IGNORE_HINT = "(extra_columns='ignore' loads the file without them)"
+IGNORE_HINT = "(pass extra_columns='ignore' to load the file without them)"
 
 
 @pytest.fixture

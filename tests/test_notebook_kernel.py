@@ -152,10 +152,13 @@ def _copy_started(messages: list[Message]) -> bool:
     return len(bars) >= 3 and any(m.state["value"] > 0 for m in _updates(messages, bars[2], "value"))
 
 
-def test_interrupt_cancels_a_blocking_load(kernel, big_files):
+def test_interrupt_cancels_a_blocking_load_and_stops_the_cell(kernel, big_files):
     first = len(kernel.messages)
     msg_id = kernel.execute(
-        f"result = sl.Loader(conn, new_table('INTERRUPTED'), workers=1).load({big_files!r})", wait=False
+        "loader = sl.Loader(conn, new_table('INTERRUPTED'), workers=1)\n"
+        f"loader.load({big_files!r})\n"
+        "print('the next statement ran')",
+        wait=False,
     )
     # interrupt once the first file is in the table and more are on their way
     deadline = time.monotonic() + 120
@@ -164,11 +167,16 @@ def test_interrupt_cancels_a_blocking_load(kernel, big_files):
         kernel.pump(timeout=0.5)
     kernel.km.interrupt_kernel()
     cell = kernel.finish(msg_id)
-    assert cell.reply["status"] == "ok", cell.reply
+    # the load wound down, then the interrupt stopped the cell: the next statement did not run
+    assert (cell.reply["status"], cell.reply.get("ename")) == ("error", "KeyboardInterrupt"), cell.reply
+    assert "the next statement ran" not in cell.stdout()
 
     header = _opened(kernel.messages[first:], "HTMLModel")[0]
     assert "cancelled" in kernel.widget_models()[header]["value"]
+    record = [m for m in cell.messages if m.msg_type == "update_display_data"][-1]
+    assert record.content["data"]["text/plain"].startswith("Cancelled: ")
     after = kernel.execute(
+        "result = loader.last_result\n"
         "n = conn.cursor().execute('SELECT COUNT(*) FROM INTERRUPTED').fetchone()[0]\n"
         "print(json.dumps({'state': result.state, 'statuses': [f.status for f in result.files],\n"
         "    'rows': result.rows_loaded, 'in_table': n,\n"
@@ -253,6 +261,10 @@ def test_the_snowload_magic_mirrors_the_cli(kernel, small_files):
     bad = kernel.execute("%snowload x.csv --table MAGIC")
     assert bad.reply["status"] == "error"
     assert "--conn VARIABLE, --local, or --connection NAME" in bad.reply["evalue"]
+
+    missing = kernel.execute(f"%snowload {paths} --table NO_SUCH_MAGIC --conn conn")
+    assert missing.reply["ename"] == "LoadError"  # its fix in the flags typed here
+    assert "(pass --create-table to create it" in missing.reply["evalue"]
 
 
 def test_without_ipywidgets_html_updates_in_place(kernel, small_files):

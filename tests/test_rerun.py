@@ -28,7 +28,9 @@ def test_a_second_run_is_skipped_and_every_view_says_already_loaded(conn, table,
     assert [f.status for f in again.files] == ["skipped"] * len(paths)
     err = capsys.readouterr().err
     if progress == "log":
-        assert sum("already loaded" in line for line in err.splitlines()) == len(paths) + 1  # files + summary
+        lines = err.splitlines()
+        assert lines[0].endswith(f", {len(paths)} already loaded")  # the first line, before any work
+        assert sum("already loaded" in line for line in lines) == len(paths) + 2  # first line, files, summary
     elif progress == "tqdm":
         assert f"0 loaded, {len(paths)} already loaded" in err
     else:

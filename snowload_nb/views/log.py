@@ -50,8 +50,9 @@ class LogView:
             return
         self._announced = True
         self._last_progress = self._clock()
-        files = text.plural(snapshot.files_total, snapshot.unit)
-        self._write(f"loading into {snapshot.table}: {files}, {text.size(snapshot.bytes_total)}")
+        fields = [text.plural(snapshot.files_total, snapshot.unit), text.size(snapshot.bytes_total)]
+        fields += text.already_loaded(snapshot)  # ended by the re-run check before any work
+        self._write(f"loading into {snapshot.table}: {', '.join(fields)}")
         created = text.created_line(snapshot)
         if created is not None:
             self._write(created)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ..formatting import (  # noqa: F401  (the views' names for them)
     MB,
     OUTCOMES,
+    already_loaded,
     column_notes,
     created_line,
     duration,
