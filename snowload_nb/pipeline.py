@@ -31,6 +31,7 @@ from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
 from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
 from .parts import Part, split_csv
+from .schema import check_row_widths
 from .sessions import SessionPool
 from .sources import SourceFile
 from .sql import Compression, FileFormat, QualifiedName, StagePath
@@ -175,6 +176,8 @@ def load_file(
             _finish_empty(job)
             return None
         model.begin(index, Phase.COMPRESS)
+        if isinstance(source, SourceFile) and source.key in plan.fields:
+            check_row_widths(source, job.check)  # a COPY by name would load a short row's gap as NULL
         folder.mkdir(mode=0o700)
         staged = _stage_all(job, folder, in_flight)
         if staged is None:  # nothing after the header: no part was written

@@ -11,12 +11,15 @@ counts against a load's memory.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable
 
 import pyarrow as pa
 
+from .diagnose import wrong_field_count
 from .errors import Refused, UnsupportedType, describe
 from .inference import NULL, Columns, classify, from_arrow
 from .sources import SourceFile
@@ -195,3 +198,32 @@ def _ragged_row(source: SourceFile) -> str | None:
     except csv.Error:
         return None
     return None
+
+
+def check_row_widths(source: SourceFile, between_blocks: Callable[[], None] = lambda: None) -> None:
+    """Raise Refused naming the first row whose field count differs from the header's.
+
+    For a CSV copied by name: Snowflake's COPY with a transformation ignores
+    ERROR_ON_COLUMN_COUNT_MISMATCH, so a short row would load its missing fields as NULL, and the
+    embedded server fails it with a message about its own column names. Arrow parses the whole
+    file at C speed; only a file that fails is read again, by the csv module, for the line.
+    """
+    import pyarrow.csv as pacsv
+
+    width = len(csv_header(source))
+    labels = [f"c{k}" for k in range(width)]
+    with pa.input_stream(str(source.path), compression=_ARROW_CODECS[source.compression]) as stream:
+        try:  # open_csv parses the first block itself
+            with contextlib.closing(
+                pacsv.open_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(skip_rows=1, column_names=labels, block_size=HEADER_READ * 64),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                    convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(labels, pa.binary())),
+                )
+            ) as reader:
+                for _ in reader:
+                    between_blocks()  # a cancel stops the check, as it stops compression
+        except pa.ArrowInvalid as exc:
+            where = wrong_field_count(source.path) if source.compression is Compression.NONE else None
+            raise Refused(where or describe(exc)) from None

@@ -68,6 +68,28 @@ def csv(tmp_path, name: str, content: str):
     return path
 
 
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ('amount,name,id\n1.5,"Ann, A.",1\n2.5,Bob\n3.5,Cid,3\n', "line 3: 2 fields where the header has 3"),
+        ("amount,name,id\n1.5,Ann,1,oops\n", "line 2: 4 fields where the header has 3"),
+    ],
+    ids=["short row", "long row"],
+)
+def test_a_reordered_csv_with_a_row_of_the_wrong_width_fails_naming_the_line(
+    conn, people, tmp_path, statements, content, why
+):
+    """A COPY by name would load a short row's gap as NULL on Snowflake: the file is refused first."""
+    path = csv(tmp_path, "ragged.csv", content)
+    good = csv(tmp_path, "good.csv", "amount,name,id\n9.5,Dan,9\n")
+
+    result = load(conn, people, [path, good])
+
+    assert [(f.status, f.error) for f in result.files] == [("failed", why), ("loaded", None)]
+    assert result.files[0].staged_bytes == 0  # refused before anything was sent
+    assert rows(conn, people) == [(9, "Dan", 9.5)]
+
+
 def test_a_reordered_header_loads_each_value_into_its_own_column(conn, people, tmp_path, statements):
     path = csv(tmp_path, "reordered.csv", 'amount,name,id\n1.5,"Ann, A.",1\n2.5,Bob,2\n')
 
