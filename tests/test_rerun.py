@@ -42,6 +42,26 @@ def test_a_second_run_is_skipped_and_every_view_says_already_loaded(conn, table,
     assert table_facts(conn, table) == expected_facts([f for f in mixed_files[:4] if f.rows])
 
 
+def test_a_rerun_compresses_nothing_and_sends_no_put_or_copy(conn, table, mixed_files, monkeypatch):
+    """The ledger answers before any work: a re-run of unchanged files costs a few queries."""
+    import snowload_nb.pipeline as pipeline
+
+    paths = [str(f.path) for f in mixed_files[:4] if f.rows]
+    sl.Loader(conn, table, progress="none").load(paths)
+    work: list[str] = []
+    split_csv, stage_all = pipeline.split_csv, pipeline._stage_all
+    monkeypatch.setattr(pipeline, "split_csv", lambda *a, **k: work.append("compress") or split_csv(*a, **k))
+    monkeypatch.setattr(pipeline, "_stage_all", lambda *a, **k: work.append("stage") or stage_all(*a, **k))
+
+    again = sl.Loader(conn, table, workers=2, progress="none").load(paths)
+
+    assert [(f.status, f.staged_bytes) for f in again.files] == [("skipped", 0)] * len(paths)
+    assert work == []  # no file was compressed, staged (PUT) or copied
+    assert table_facts(conn, table) == expected_facts([f for f in mixed_files[:4] if f.rows])
+    sl.Loader(conn, "ANOTHER_" + table, create_table=True, progress="none").load(paths[:1])
+    assert work  # the spies do see a load that works
+
+
 def test_force_loads_again(conn, table, mixed_files):
     chosen = [f for f in mixed_files[:3] if f.rows]
     paths = [str(f.path) for f in chosen]
