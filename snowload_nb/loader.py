@@ -214,8 +214,9 @@ class Loader:
             run = self._start_run(
                 model, to_load, atomic=True, background=background, hold=hold.pop_all(), replacement=replacement
             )
-        for i, reason in refused.items():
-            model.finish(i, FileState.FAILED, error=reason)
+        with run.discarded_on_interrupt():
+            for i, reason in refused.items():
+                model.finish(i, FileState.FAILED, error=reason)
         return run
 
     def _title(self) -> str:
@@ -289,11 +290,12 @@ class Loader:
                 replacement=replacement,
                 fields=fields,
             )
-        for i, reason in refused.items():
-            model.finish(i, FileState.FAILED, error=reason)
-        for i, source in sources:
-            if source.key in loaded:  # nothing to send: the ledger says so before any work
-                model.finish(i, FileState.SKIPPED)
+        with run.discarded_on_interrupt():
+            for i, reason in refused.items():
+                model.finish(i, FileState.FAILED, error=reason)
+            for i, source in sources:
+                if source.key in loaded:  # nothing to send: the ledger says so before any work
+                    model.finish(i, FileState.SKIPPED)
         return run
 
     def _match_columns(
@@ -335,8 +337,11 @@ class Loader:
         fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
     ) -> _Run:
         run = _Run(self, model, sources, atomic, hold, replacement, fields or {})
-        run.view = make_view(resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background)
-        model.start()
+        with run.discarded_on_interrupt():
+            run.view = make_view(
+                resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background
+            )
+            model.start()
         return run
 
     def _sessions(self, workers: int) -> SessionPool:
@@ -474,6 +479,19 @@ class _Run:
         # An interrupt (KeyboardInterrupt on the calling thread) cancelled it: a blocking load
         # raises it again once wound down. Only the calling thread of a blocking load gets one.
         self.interrupted = False
+
+    @contextlib.contextmanager
+    def discarded_on_interrupt(self) -> Iterator[None]:
+        """Between holding the connection and executing, an interrupt (or any error) discards the
+        run: the connection is free again and the view closed, not left in use by a load that
+        never runs."""
+        try:
+            yield
+        except BaseException:
+            self._hold.close()
+            self.model.end(cancelled=True)
+            self.view.close(self.model.snapshot())
+            raise
 
     def cancel(self) -> None:
         """Nothing new starts; running files stop at their next chunk."""

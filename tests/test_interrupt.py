@@ -153,3 +153,29 @@ def test_a_job_cancelled_by_cancel_returns_its_result(conn, table, tmp_path):
     result = job.wait(WAIT)  # no raise: nobody interrupted the caller
 
     assert result.cancelled
+
+
+@pytest.mark.parametrize("where", ["make_view", "finish"])
+def test_an_interrupt_before_the_run_starts_leaves_the_connection_free(conn, table, tmp_path, monkeypatch, where):
+    """Between taking the connection and running the files: the next load on it must still work."""
+    import snowload_nb.loader as loader_module
+    from snowload_nb.model import ProgressModel
+
+    good = write_csv(tmp_path / "good.csv", 1, 1, 100)
+    missing = str(tmp_path / "missing.csv")  # refused before the run: its `finish` is in the window
+    patched = {"make_view": (loader_module, "make_view"), "finish": (ProgressModel, "finish")}[where]
+    original = getattr(*patched)
+
+    def interrupted(*args, **kwargs):
+        monkeypatch.setattr(*patched, original)  # once
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(*patched, interrupted)
+    # Kept, as IPython keeps the last traceback (sys.last_traceback): its frames keep the run alive.
+    with pytest.raises(KeyboardInterrupt) as traceback_kept:
+        sl.Loader(conn, table, progress="none").load([str(good.path), missing])
+
+    again = sl.Loader(conn, table, progress="none").load([str(good.path)])  # not ConnectionInUse
+    assert traceback_kept.tb is not None
+    assert [f.status for f in again.files] == ["loaded"]
+    assert table_facts(conn, table) == expected_facts([good])
