@@ -70,7 +70,8 @@ def test_failed_files_show_their_errors(errors: dict[str, Any]) -> None:
     }
     assert_results(shown, kernel["result"], kernel["good"])
     table = table_of(shown)
-    assert "not-a-number" in table["orders_bad.csv"][2], table  # the rejected value, as it is in the file
+    # the line and what is wrong with it, as the notebook's bad file has it (a row one field short)
+    assert table["orders_bad.csv"][2] == "line 3: 5 fields where the header has 6", table
     assert table["orders_missing.csv"][2] == "no such file", table
 
 
