@@ -43,8 +43,19 @@ def size_pair(done: int, total: int) -> str:
     return f"{a.rsplit(' ', 1)[0]}/{b}" if unit_a == unit_b else f"{a}/{b}"
 
 
+SIZE_UNITS = (" B", " kB", " MB", " GB")  # how every size field ends
+
+
 def rate(bytes_per_second: float) -> str:
+    """ "85.3 MB/s"; under 1 MB/s in kB, as sizes are, so a slow stream never reads 0.0."""
+    if bytes_per_second < MB:
+        return f"{bytes_per_second / 1000:,.1f} kB/s"
     return f"{bytes_per_second / MB:,.1f} MB/s"
+
+
+def item_rate(per_second: float, unit: str = "file") -> str:
+    """ "8.1 files/s": the rate of a load of small items."""
+    return f"{per_second:,.1f} {unit}s/s"
 
 
 def plural(count: int, word: str) -> str:
@@ -72,8 +83,8 @@ def status_word(state: FileState) -> str:
 
 def summary(state: LoadState, rows: int, table: str, files: str, counts: Mapping[str, int], seconds: float) -> str:
     """ "Done: 1,234 rows into EVENTS from 12 files (11 loaded, 1 already loaded) in 2.5 s"."""
-    parts = [f"{counts.get('loaded', 0)} loaded"]
-    parts += [f"{n} {word}" for word, n in counts.items() if n and word != "loaded"]
+    parts = [f"{counts.get('loaded', 0):,} loaded"]
+    parts += [f"{n:,} {word}" for word, n in counts.items() if n and word != "loaded"]
     return (
         f"{OUTCOMES[state]}: {plural(rows, 'row')} into {table} from {files} "
         f"({', '.join(parts)}) in {seconds_taken(seconds)}"
