@@ -7,6 +7,7 @@ and "2.5 s" read the same in a terminal, a widget, a `LoadResult` and `snowload 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -14,7 +15,11 @@ from html import escape
 from .model import FileState, LoadState, Snapshot
 
 MB = 1_000_000
-MAX_ROWS = 1000  # rows of a results table shown in HTML; earlier ones are counted in a note
+MAX_ROWS = 1000  # rows of a live results table shown in HTML; earlier ones are counted in a note
+# A record (the saved output, a LoadResult shown, results_table()) lists every failure and this
+# many other files; the rest are counted in a note. About 0.6 kB of HTML a row: with the
+# record's timeline, a notebook of a 3,000-file load then stays well under 100 kB.
+RECORD_ROWS = 40
 OUTCOMES = {
     LoadState.PENDING: "Starting",
     LoadState.RUNNING: "Running",
@@ -163,12 +168,42 @@ def _columns(names: Sequence[str], word: str = "column") -> str:
     return f"{word}{'' if len(names) == 1 else 's'} " + ", ".join(repr(n) for n in names)
 
 
-def results_text(rows: Iterable[Row], width: int = 32) -> str:
-    """The results table as text, for `text/plain` outputs and `snowload load`; names cut at `width`."""
+def record_rows(rows: Sequence[Row], limit: int | None = RECORD_ROWS) -> tuple[list[Row], str | None]:
+    """The rows a record lists, in the order given: every failure, and the first `limit` others;
+    with the note that counts the others ("… and 2,740 more loaded: `result.to_pandas()`"),
+    or None when every row is listed. A record thus stays small whatever the file count."""
+    if limit is None or len(rows) <= limit:
+        return list(rows), None
+    shown: list[Row] = []
+    left: Counter[str] = Counter()
+    with_notes = 0
+    others = 0
+    for r in rows:
+        if r.status == FileState.FAILED.value:
+            shown.append(r)
+        elif others < limit:
+            shown.append(r)
+            others += 1
+        else:
+            left[r.status] += 1
+            with_notes += bool(r.notes)
+    if not left:
+        return shown, None
+    counted = ", ".join(f"{n:,} more {word}" for word, n in left.items())
+    if with_notes:
+        counted += f" ({with_notes:,} of them with column notes)"
+    return shown, f"… and {counted}: `result.to_pandas()` lists every file"
+
+
+def results_text(rows: Iterable[Row], width: int = 32, note: str | None = None) -> str:
+    """The results table as text, for `text/plain` outputs and `snowload load`; names cut at
+    `width`; `note` (what `record_rows` left out) under it."""
     lines = [f"{'file':<{width}} {'status':<15} {'rows':>12} {'seconds':>8}  error / notes"]
     for r in rows:
         name = r.file if len(r.file) <= width else r.file[:width]
         lines.append(f"{name:<{width}} {r.status:<15} {r.rows:>12,} {r.seconds:>8.2f}  {r.remarks}".rstrip())
+    if note:
+        lines.append(note)
     return "\n".join(lines)
 
 
@@ -186,20 +221,48 @@ _COLUMNS = (
     ("error / notes", "left"),
 )
 _TABLE_STYLE = "border-collapse:collapse;font-size:12px;width:100%"
-_CELL = "padding:2px 8px;text-align:{align};border-bottom:1px solid #ddd;vertical-align:top"
+_CELL = "padding:2px 8px;text-align:{align};vertical-align:top"
+_ROW = "<tr style='border-bottom:1px solid #ddd'>"  # the rule under each row, once per row (a record stays small)
 
 
-def results_html(rows: Sequence[Row], total: int | None = None, title: str | None = None) -> str:
-    """The results table as HTML; only the last `MAX_ROWS` rows, with a note saying how many came before."""
+def results_html(
+    rows: Sequence[Row],
+    total: int | None = None,
+    title: str | None = None,
+    more: str | None = None,
+    last: int | None = MAX_ROWS,
+) -> str:
+    """The results table as HTML; only the `last` rows, with a note saying how many came before;
+    `more` (what `record_rows` left out) under it."""
     total = len(rows) if total is None else total
-    shown = rows[-MAX_ROWS:]
+    shown = rows if last is None else rows[-last:]
     head = "".join(f'<th style="{_CELL.format(align=align)}">{name}</th>' for name, align in _COLUMNS)
     body = "".join(_row_html(r) for r in shown)
     note = ""
     if total > len(shown):
         note = f"<div style='font-size:11px;color:#666'>{total - len(shown):,} earlier files not shown</div>"
     caption = f"<div style='font-weight:600;margin:4px 0'>{escape(title)}</div>" if title else ""
-    return f"{caption}{note}<table style='{_TABLE_STYLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    after = (
+        f"<div class='snowload-more' style='font-size:12px;color:#555;margin:4px 0'>{escape(more)}</div>"
+        if more
+        else ""
+    )
+    return (
+        f"{caption}{note}<table style='{_TABLE_STYLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"{after}"
+    )
+
+
+def record_html(rows: Sequence[Row], title: str | None = None, limit: int | None = RECORD_ROWS) -> str:
+    """A record's results table: every failure and up to `limit` other files, the rest counted."""
+    shown, more = record_rows(rows, limit)
+    return results_html(shown, title=title, more=more, last=None)
+
+
+def record_text(rows: Sequence[Row], width: int = 32, limit: int | None = RECORD_ROWS) -> str:
+    """A record's results table as text: every failure and up to `limit` other files, the rest counted."""
+    shown, more = record_rows(rows, limit)
+    return results_text(shown, width, more)
 
 
 def _row_html(r: Row) -> str:
@@ -211,7 +274,7 @@ def _row_html(r: Row) -> str:
         (f"{r.seconds:.2f}", "right", ""),
         (_remarks_html(r), "left", ";white-space:pre-wrap"),
     )
-    return "<tr>" + "".join(f'<td style="{_CELL.format(align=a)}{extra}">{v}</td>' for v, a, extra in cells) + "</tr>"
+    return _ROW + "".join(f'<td style="{_CELL.format(align=a)}{extra}">{v}</td>' for v, a, extra in cells) + "</tr>"
 
 
 def _remarks_html(r: Row) -> str:
