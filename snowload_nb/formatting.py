@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from textwrap import fill
 
 from .model import FileState, LoadState, Snapshot
 
@@ -147,6 +148,11 @@ class Row:
     seconds: float
     error: str | None
     notes: str | None = None  # columns the file did not fill or did not load
+    also: tuple[str, ...] = ()  # more files that failed the same way, in this one row (a record of many failures)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return (self.file, *self.also)
 
     @property
     def remarks(self) -> str:
@@ -187,6 +193,8 @@ def record_rows(rows: Sequence[Row], limit: int | None = RECORD_ROWS) -> tuple[l
         else:
             left[r.status] += 1
             with_notes += bool(r.notes)
+    if sum(r.status == FileState.FAILED.value for r in shown) > limit:
+        shown = _same_failures_together(shown)
     if not left:
         return shown, None
     counted = ", ".join(f"{n:,} more {word}" for word, n in left.items())
@@ -195,13 +203,54 @@ def record_rows(rows: Sequence[Row], limit: int | None = RECORD_ROWS) -> tuple[l
     return shown, f"… and {counted}: `result.to_pandas()` lists every file"
 
 
+def _same_failures_together(rows: list[Row]) -> list[Row]:
+    """Failures that share their error (and notes) in one row, where the first of them stood, naming
+    every file: a dead server's "not tried" on 3,000 files costs their names, not 3,000 rows."""
+    groups: dict[tuple[str | None, str | None], list[Row]] = {}
+    order: list[Row | tuple[str | None, str | None]] = []
+    for r in rows:
+        if r.status != FileState.FAILED.value:
+            order.append(r)
+            continue
+        key = (r.error, r.notes)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(r)
+    out = []
+    for item in order:
+        if isinstance(item, Row):
+            out.append(item)
+            continue
+        first, *rest = groups[item]
+        if rest:
+            also = tuple(n for r in rest for n in r.files)
+            rows_ = first.rows + sum(r.rows for r in rest)
+            seconds = max(r.seconds for r in groups[item])
+            first = Row(first.file, first.status, rows_, seconds, first.error, first.notes, also)
+        out.append(first)
+    return out
+
+
 def results_text(rows: Iterable[Row], width: int = 32, note: str | None = None) -> str:
     """The results table as text, for `text/plain` outputs and `snowload load`; names cut at
     `width`; `note` (what `record_rows` left out) under it."""
     lines = [f"{'file':<{width}} {'status':<15} {'rows':>12} {'seconds':>8}  error / notes"]
     for r in rows:
-        name = r.file if len(r.file) <= width else r.file[:width]
+        name = r.file if not r.also else f"{len(r.files):,} files:"
+        name = name if len(name) <= width else name[:width]
         lines.append(f"{name:<{width}} {r.status:<15} {r.rows:>12,} {r.seconds:>8.2f}  {r.remarks}".rstrip())
+        if r.also:  # every one of them, named
+            lines.append(
+                fill(
+                    ", ".join(r.files),
+                    width + 60,
+                    initial_indent="  ",
+                    subsequent_indent="  ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
     if note:
         lines.append(note)
     return "\n".join(lines)
@@ -267,8 +316,9 @@ def record_text(rows: Sequence[Row], width: int = 32, limit: int | None = RECORD
 
 def _row_html(r: Row) -> str:
     colour = _STATUS_COLOURS.get(r.status, "#000")
+    name = escape(r.file) if not r.also else f"<b>{len(r.files):,} files:</b> " + escape(", ".join(r.files))
     cells = (
-        (escape(r.file), "left", ""),
+        (name, "left", ""),
         (escape(r.status), "left", f";color:{colour}"),
         (f"{r.rows:,}", "right", ""),
         (f"{r.seconds:.2f}", "right", ""),

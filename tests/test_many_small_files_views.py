@@ -177,3 +177,34 @@ def test_a_load_of_two_hundred_tiny_files_shows_files_per_second_and_leaves_a_sm
         assert len(out.encode()) < RECORD_LIMIT
         assert "tiny_bad.csv" in out and "not-a-number" in out  # the failure, with its error
         assert "… and 160 more loaded: `result.to_pandas()` lists every file" in out
+
+
+def test_thousands_of_files_failing_alike_are_each_named_in_one_row_per_error():
+    """A server that stopped answering fails every file not yet tried with one error: the record
+    names each of them, under that error once, at the cost of their names rather than of rows."""
+    clock = [0.0]
+    model = ProgressModel("EVENTS", 8, clock=lambda: clock[0])
+    for i in range(3000):
+        model.add_file(f"part_{i:05d}.csv", f"/data/exports/2026/part_{i:05d}.csv", 120)
+    model.start()
+    _run(model, clock, range(500), every=0.05, fail=lambda i: i % 97 == 13)  # 6 failures of their own
+    for i in range(500, 3000):
+        model.finish(i, FileState.FAILED, error="not tried: the server stopped answering")
+    model.end()
+    snap = model.snapshot()
+    widget = WidgetView(8, on_cancel=lambda: None, show=False)
+    widget.close(snap)
+    result = LoadResult.build("EVENTS", model.files(), snap.elapsed, snap.state, timeline=snap.timeline)
+
+    failing = [i for i in range(3000) if i >= 500 or i % 97 == 13]
+    for name, out in {
+        "widget record": widget.record_html,
+        "widget record text": widget.record_text,
+        "_repr_html_": result._repr_html_(),
+        "results_table()": result.results_table(),
+    }.items():
+        assert all(f"part_{i:05d}.csv" in out for i in failing), name
+        assert out.count("not tried: the server stopped answering") == 1, name
+        assert "2,500 files:" in out, name
+        assert len(out.encode()) / len(failing) < 60, name  # bytes per failure: a name, not a row
+    assert "… and 454 more loaded: `result.to_pandas()` lists every file" in result.results_table()
