@@ -190,7 +190,7 @@ def connect(args: argparse.Namespace) -> Any:
 
 
 def _table(result: LoadResult, with_summary: bool) -> str:
-    lines = [result.results_table()]
+    lines = [result.results_table(limit=None)]  # a terminal scrolls; every file, as before
     if with_summary:
         lines.append(result.summary())
     return "\n".join(lines) + "\n"

@@ -7,14 +7,20 @@ and "2.5 s" read the same in a terminal, a widget, a `LoadResult` and `snowload 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from textwrap import fill
 
 from .model import FileState, LoadState, Snapshot
 
 MB = 1_000_000
-MAX_ROWS = 1000  # rows of a results table shown in HTML; earlier ones are counted in a note
+MAX_ROWS = 1000  # rows of a live results table shown in HTML; earlier ones are counted in a note
+# A record (the saved output, a LoadResult shown, results_table()) lists every failure and this
+# many other files; the rest are counted in a note. About 0.6 kB of HTML a row: with the
+# record's timeline, a notebook of a 3,000-file load then stays well under 100 kB.
+RECORD_ROWS = 40
 OUTCOMES = {
     LoadState.PENDING: "Starting",
     LoadState.RUNNING: "Running",
@@ -43,8 +49,19 @@ def size_pair(done: int, total: int) -> str:
     return f"{a.rsplit(' ', 1)[0]}/{b}" if unit_a == unit_b else f"{a}/{b}"
 
 
+SIZE_UNITS = (" B", " kB", " MB", " GB")  # how every size field ends
+
+
 def rate(bytes_per_second: float) -> str:
+    """ "85.3 MB/s"; under 1 MB/s in kB, as sizes are, so a slow stream never reads 0.0."""
+    if bytes_per_second < MB:
+        return f"{bytes_per_second / 1000:,.1f} kB/s"
     return f"{bytes_per_second / MB:,.1f} MB/s"
+
+
+def item_rate(per_second: float, unit: str = "file") -> str:
+    """ "8.1 files/s": the rate of a load of small items."""
+    return f"{per_second:,.1f} {unit}s/s"
 
 
 def plural(count: int, word: str) -> str:
@@ -72,8 +89,8 @@ def status_word(state: FileState) -> str:
 
 def summary(state: LoadState, rows: int, table: str, files: str, counts: Mapping[str, int], seconds: float) -> str:
     """ "Done: 1,234 rows into EVENTS from 12 files (11 loaded, 1 already loaded) in 2.5 s"."""
-    parts = [f"{counts.get('loaded', 0)} loaded"]
-    parts += [f"{n} {word}" for word, n in counts.items() if n and word != "loaded"]
+    parts = [f"{counts.get('loaded', 0):,} loaded"]
+    parts += [f"{n:,} {word}" for word, n in counts.items() if n and word != "loaded"]
     return (
         f"{OUTCOMES[state]}: {plural(rows, 'row')} into {table} from {files} "
         f"({', '.join(parts)}) in {seconds_taken(seconds)}"
@@ -131,6 +148,11 @@ class Row:
     seconds: float
     error: str | None
     notes: str | None = None  # columns the file did not fill or did not load
+    also: tuple[str, ...] = ()  # more files that failed the same way, in this one row (a record of many failures)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return (self.file, *self.also)
 
     @property
     def remarks(self) -> str:
@@ -152,12 +174,85 @@ def _columns(names: Sequence[str], word: str = "column") -> str:
     return f"{word}{'' if len(names) == 1 else 's'} " + ", ".join(repr(n) for n in names)
 
 
-def results_text(rows: Iterable[Row], width: int = 32) -> str:
-    """The results table as text, for `text/plain` outputs and `snowload load`; names cut at `width`."""
+def record_rows(rows: Sequence[Row], limit: int | None = RECORD_ROWS) -> tuple[list[Row], str | None]:
+    """The rows a record lists, in the order given: every failure, and the first `limit` others;
+    with the note that counts the others ("… and 2,740 more loaded: `result.to_pandas()`"),
+    or None when every row is listed. A record thus stays small whatever the file count."""
+    if limit is None or len(rows) <= limit:
+        return list(rows), None
+    shown: list[Row] = []
+    left: Counter[str] = Counter()
+    with_notes = 0
+    others = 0
+    for r in rows:
+        if r.status == FileState.FAILED.value:
+            shown.append(r)
+        elif others < limit:
+            shown.append(r)
+            others += 1
+        else:
+            left[r.status] += 1
+            with_notes += bool(r.notes)
+    if sum(r.status == FileState.FAILED.value for r in shown) > limit:
+        shown = _same_failures_together(shown)
+    if not left:
+        return shown, None
+    counted = ", ".join(f"{n:,} more {word}" for word, n in left.items())
+    if with_notes:
+        counted += f" ({with_notes:,} of them with column notes)"
+    return shown, f"… and {counted}: `result.to_pandas()` lists every file"
+
+
+def _same_failures_together(rows: list[Row]) -> list[Row]:
+    """Failures that share their error (and notes) in one row, where the first of them stood, naming
+    every file: a dead server's "not tried" on 3,000 files costs their names, not 3,000 rows."""
+    groups: dict[tuple[str | None, str | None], list[Row]] = {}
+    order: list[Row | tuple[str | None, str | None]] = []
+    for r in rows:
+        if r.status != FileState.FAILED.value:
+            order.append(r)
+            continue
+        key = (r.error, r.notes)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(r)
+    out = []
+    for item in order:
+        if isinstance(item, Row):
+            out.append(item)
+            continue
+        first, *rest = groups[item]
+        if rest:
+            also = tuple(n for r in rest for n in r.files)
+            rows_ = first.rows + sum(r.rows for r in rest)
+            seconds = max(r.seconds for r in groups[item])
+            first = Row(first.file, first.status, rows_, seconds, first.error, first.notes, also)
+        out.append(first)
+    return out
+
+
+def results_text(rows: Iterable[Row], width: int = 32, note: str | None = None) -> str:
+    """The results table as text, for `text/plain` outputs and `snowload load`; names cut at
+    `width`; `note` (what `record_rows` left out) under it."""
     lines = [f"{'file':<{width}} {'status':<15} {'rows':>12} {'seconds':>8}  error / notes"]
     for r in rows:
-        name = r.file if len(r.file) <= width else r.file[:width]
+        name = r.file if not r.also else f"{len(r.files):,} files:"
+        name = name if len(name) <= width else name[:width]
         lines.append(f"{name:<{width}} {r.status:<15} {r.rows:>12,} {r.seconds:>8.2f}  {r.remarks}".rstrip())
+        if r.also:  # every one of them, named
+            lines.append(
+                fill(
+                    ", ".join(r.files),
+                    width + 60,
+                    initial_indent="  ",
+                    subsequent_indent="  ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+    if note:
+        lines.append(note)
     return "\n".join(lines)
 
 
@@ -175,32 +270,61 @@ _COLUMNS = (
     ("error / notes", "left"),
 )
 _TABLE_STYLE = "border-collapse:collapse;font-size:12px;width:100%"
-_CELL = "padding:2px 8px;text-align:{align};border-bottom:1px solid #ddd;vertical-align:top"
+_CELL = "padding:2px 8px;text-align:{align};vertical-align:top"
+_ROW = "<tr style='border-bottom:1px solid #ddd'>"  # the rule under each row, once per row (a record stays small)
 
 
-def results_html(rows: Sequence[Row], total: int | None = None, title: str | None = None) -> str:
-    """The results table as HTML; only the last `MAX_ROWS` rows, with a note saying how many came before."""
+def results_html(
+    rows: Sequence[Row],
+    total: int | None = None,
+    title: str | None = None,
+    more: str | None = None,
+    last: int | None = MAX_ROWS,
+) -> str:
+    """The results table as HTML; only the `last` rows, with a note saying how many came before;
+    `more` (what `record_rows` left out) under it."""
     total = len(rows) if total is None else total
-    shown = rows[-MAX_ROWS:]
+    shown = rows if last is None else rows[-last:]
     head = "".join(f'<th style="{_CELL.format(align=align)}">{name}</th>' for name, align in _COLUMNS)
     body = "".join(_row_html(r) for r in shown)
     note = ""
     if total > len(shown):
         note = f"<div style='font-size:11px;color:#666'>{total - len(shown):,} earlier files not shown</div>"
     caption = f"<div style='font-weight:600;margin:4px 0'>{escape(title)}</div>" if title else ""
-    return f"{caption}{note}<table style='{_TABLE_STYLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    after = (
+        f"<div class='snowload-more' style='font-size:12px;color:#555;margin:4px 0'>{escape(more)}</div>"
+        if more
+        else ""
+    )
+    return (
+        f"{caption}{note}<table style='{_TABLE_STYLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"{after}"
+    )
+
+
+def record_html(rows: Sequence[Row], title: str | None = None, limit: int | None = RECORD_ROWS) -> str:
+    """A record's results table: every failure and up to `limit` other files, the rest counted."""
+    shown, more = record_rows(rows, limit)
+    return results_html(shown, title=title, more=more, last=None)
+
+
+def record_text(rows: Sequence[Row], width: int = 32, limit: int | None = RECORD_ROWS) -> str:
+    """A record's results table as text: every failure and up to `limit` other files, the rest counted."""
+    shown, more = record_rows(rows, limit)
+    return results_text(shown, width, more)
 
 
 def _row_html(r: Row) -> str:
     colour = _STATUS_COLOURS.get(r.status, "#000")
+    name = escape(r.file) if not r.also else f"<b>{len(r.files):,} files:</b> " + escape(", ".join(r.files))
     cells = (
-        (escape(r.file), "left", ""),
+        (name, "left", ""),
         (escape(r.status), "left", f";color:{colour}"),
         (f"{r.rows:,}", "right", ""),
         (f"{r.seconds:.2f}", "right", ""),
         (_remarks_html(r), "left", ";white-space:pre-wrap"),
     )
-    return "<tr>" + "".join(f'<td style="{_CELL.format(align=a)}{extra}">{v}</td>' for v, a, extra in cells) + "</tr>"
+    return _ROW + "".join(f'<td style="{_CELL.format(align=a)}{extra}">{v}</td>' for v, a, extra in cells) + "</tr>"
 
 
 def _remarks_html(r: Row) -> str:

@@ -100,6 +100,10 @@ _ORDER = {
 RATE_TAU = 3.0
 WARMUP_SECONDS = 3.0
 WARMUP_FRACTION = 0.05
+# Items under SMALL_ITEM_BYTES are "small". When most items are small and they average under it,
+# bytes say little of how a load moves (per-file statements cost more than their bytes): rates
+# and ETAs then count items per second. 1,000 CSV files of 100 bytes moved at "0.0 MB/s".
+SMALL_ITEM_BYTES = 1_000_000
 
 
 class LoadState(enum.Enum):
@@ -221,6 +225,9 @@ class PhaseSnapshot:
     rows: int
     rate: float  # bytes per second, exponentially weighted over the last few seconds
     eta: float | None  # seconds; None until the phase has run long enough for it to mean something
+    file_rate: float = 0.0  # items through this phase per second, weighted the same way
+    row_rate: float = 0.0  # rows per second (Copy only)
+    by_files: bool = False  # most items are small: rates and the ETA count items, not bytes
 
     @property
     def fraction(self) -> float:
@@ -368,6 +375,8 @@ class _PhaseTotals:
     files_dropped: int = 0
     rows: int = 0
     meter: RateMeter = field(default_factory=RateMeter)
+    file_meter: RateMeter = field(default_factory=RateMeter)  # items done per second
+    row_meter: RateMeter = field(default_factory=RateMeter)  # rows per second (Copy)
     throughput: Throughput = field(default_factory=Throughput)
 
 
@@ -391,6 +400,7 @@ class ProgressModel:
         self._counts = dict.fromkeys(FileState, 0)
         self._waiting = dict.fromkeys(Wait, 0)
         self._bytes_total = 0
+        self._small = 0  # items under SMALL_ITEM_BYTES
         self._state = LoadState.PENDING
         self._started: float | None = None
         self._ended: float | None = None
@@ -405,6 +415,7 @@ class ProgressModel:
             index = len(self._files)
             self._files.append(_File(index, name, path, size))
             self._bytes_total += size
+            self._small += size < SMALL_ITEM_BYTES
             self._counts[FileState.QUEUED] += 1
             return index
 
@@ -441,7 +452,10 @@ class ProgressModel:
                 f.started = now
                 self._active[index] = f
             self._resume(f, now)
-            self._phases[phase].meter.start(now)
+            totals = self._phases[phase]
+            totals.meter.start(now)
+            totals.file_meter.start(now)
+            totals.row_meter.start(now)
             self._open_span(f, _KIND[phase.value], now)
             target = _PHASE_STATE[phase]
             if _ORDER[target] > _ORDER[f.state]:
@@ -475,6 +489,7 @@ class ProgressModel:
             if f.done:
                 raise IllegalTransition(f"{f.name} already has bytes counted; it cannot change size")
             self._bytes_total += size - f.size
+            self._small += (size < SMALL_ITEM_BYTES) - (f.size < SMALL_ITEM_BYTES)
             f.size = size
 
     def staged(self, index: int, nbytes: int) -> None:
@@ -538,7 +553,10 @@ class ProgressModel:
                     totals.files_dropped += 1
             f.done.clear()  # only a running file's phase bytes are ever shown
             f.rows = rows
-            self._phases[Phase.COPY].rows += rows
+            copy = self._phases[Phase.COPY]
+            copy.rows += rows
+            if rows and state is FileState.LOADED:
+                copy.row_meter.add(now, rows)
             f.error = error
             f.ended = now
             if f.started is None:
@@ -623,6 +641,8 @@ class ProgressModel:
         elif rest > 0:
             totals.bytes_done += rest
         totals.files_done += 1
+        if measured:
+            totals.file_meter.add(now, 1)
         self._close_span(f, _KIND[phase.value], now)
 
     def _open_span(self, f: _File, kind: int, now: float) -> None:
@@ -641,20 +661,32 @@ class ProgressModel:
             return 0.0
         return (self._ended if self._ended is not None else now) - self._started
 
+    def _by_files(self) -> bool:
+        """Whether most items are small and they average small: then items per second say how the
+        load moves, not bytes per second."""
+        n = len(self._files)
+        return n > 0 and 2 * self._small > n and self._bytes_total < SMALL_ITEM_BYTES * n
+
     def _phase_snapshot(self, phase: Phase, totals: _PhaseTotals, now: float) -> PhaseSnapshot:
         running = self._state is LoadState.RUNNING
+        by_files = self._by_files()
         rate = totals.meter.rate(now) if running else 0.0
-        remaining = self._bytes_total - totals.bytes_done - totals.bytes_dropped
+        file_rate = totals.file_meter.rate(now) if running else 0.0
+        files_total = len(self._files)
+        if by_files:  # the ETA comes from the rate that moves
+            remaining, speed = files_total - totals.files_done - totals.files_dropped, file_rate
+        else:
+            remaining, speed = self._bytes_total - totals.bytes_done - totals.bytes_dropped, rate
         eta: float | None = None
         if remaining <= 0:
             eta = 0.0
-        elif rate > 0 and _warm(totals, self._bytes_total, now):
-            eta = remaining / rate
+        elif speed > 0 and _warm(totals, self._bytes_total, files_total, by_files, now):
+            eta = remaining / speed
         return PhaseSnapshot(
             phase=phase,
             unit=self.unit,
             files_done=totals.files_done,
-            files_total=len(self._files),
+            files_total=files_total,
             bytes_done=totals.bytes_done,
             bytes_total=self._bytes_total,
             bytes_dropped=totals.bytes_dropped,
@@ -662,6 +694,9 @@ class ProgressModel:
             rows=totals.rows,
             rate=rate,
             eta=eta,
+            file_rate=file_rate,
+            row_rate=totals.row_meter.rate(now) if running and phase is Phase.COPY else 0.0,
+            by_files=by_files,
         )
 
     def _file_snapshot(self, f: _File, now: float) -> FileSnapshot:
@@ -705,11 +740,14 @@ class ProgressModel:
         )
 
 
-def _warm(totals: _PhaseTotals, bytes_total: int, now: float) -> bool:
-    """Whether the phase ran long enough, and far enough, for its rate to predict its end."""
+def _warm(totals: _PhaseTotals, bytes_total: int, files_total: int, by_files: bool, now: float) -> bool:
+    """Whether the phase ran long enough, and far enough (in items or in bytes, as its ETA
+    counts), for its rate to predict its end."""
     started = totals.meter.started
     if started is None or now - started < WARMUP_SECONDS:
         return False
+    if by_files:
+        return totals.files_done >= WARMUP_FRACTION * files_total
     return bytes_total == 0 or totals.bytes_done >= WARMUP_FRACTION * bytes_total
 
 

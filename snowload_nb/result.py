@@ -182,11 +182,13 @@ class LoadResult:
         table = titled(self.table, self.mode, self.rows_replaced)
         return formatting.summary(LoadState(self.state), self.rows_loaded, table, files, counts, self.seconds)
 
-    def results_table(self, width: int | None = None) -> str:
-        """The results table as text, one line per file; names cut at `width` (all of them by default)."""
+    def results_table(self, width: int | None = None, limit: int | None = formatting.RECORD_ROWS) -> str:
+        """The results table as text: every failure and up to `limit` other files (every file
+        with `limit=None`), the rest counted on a last line; names cut at `width` (whole by default)."""
+        rows, more = formatting.record_rows([f.row() for f in self.files], limit)
         if width is None:
-            width = max([len(f.path) for f in self.files] + [4])
-        return formatting.results_text([f.row() for f in self.files], width)
+            width = max([len(r.file) for r in rows] + [4])
+        return formatting.results_text(rows, width, more)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `json.dumps`: what `snowload load --json` prints."""
@@ -219,11 +221,12 @@ class LoadResult:
         return f"<LoadResult {self.summary()}>"
 
     def _repr_html_(self) -> str:
-        """The summary and the results table; only the summary when this cell's load record
-        already shows the table (as `%snowload` and a load as a cell's last line do)."""
+        """The summary and the results table (every failure, a capped number of other files: a
+        saved notebook stays small); only the summary when this cell's load record already shows
+        the table (as `%snowload` and a load as a cell's last line do)."""
         from .views.cell import record_shown_in_this_cell
 
         summary = formatting.summary_html(self.summary(), self.state)
         if record_shown_in_this_cell():
             return summary
-        return summary + formatting.results_html([f.row() for f in self.files])
+        return summary + formatting.record_html([f.row() for f in self.files])

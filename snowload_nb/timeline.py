@@ -40,11 +40,12 @@ class Timeline:
         with open(path, "w", encoding="utf-8") as out:
             out.write(self.to_svg())
 
-    def to_svg(self) -> str:
+    def to_svg(self, max_rows: int = MAX_ROWS) -> str:
+        """The picture; files past `max_rows` are counted in a note (a saved record draws fewer)."""
         data = self.data
         if data is None:
             return _svg(_LABEL_W + _PLOT_W, 24, ['<text x="4" y="16" font-size="12">no timeline recorded</text>'])
-        names = data.names[:MAX_ROWS]
+        names = data.names[:max_rows]
         seconds = max(data.seconds, 1e-3)
         scale = _PLOT_W / seconds
 
@@ -114,11 +115,12 @@ def _axis(y: float, seconds: float, x: Callable[[float], float]) -> list[str]:
 
 
 def _throughput(data: TimelineData, y: float, seconds: float, x: Callable[[float], float]) -> list[str]:
-    """MB/s per phase over time, one stepped line each, over a common scale."""
-    series = {}
-    for phase in PHASES:
-        width, buckets = data.throughput.get(phase, (1.0, ()))
-        series[phase] = (width, [b / width / 1e6 for b in buckets])
+    """MB/s per phase over time (kB/s when no phase reached 1 MB/s, as sizes switch units
+    everywhere), one stepped line each, over a common scale."""
+    per_second = {phase: data.throughput.get(phase, (1.0, ())) for phase in PHASES}
+    top = max((b / width for width, buckets in per_second.values() for b in buckets), default=0.0)
+    unit, scale = ("MB/s", 1e6) if top >= 1e6 else ("kB/s", 1e3)
+    series = {phase: (width, [b / width / scale for b in buckets]) for phase, (width, buckets) in per_second.items()}
     peak = max((v for _, values in series.values() for v in values), default=0.0) or 1.0
     bottom = y + _CHART_H
 
@@ -127,7 +129,7 @@ def _throughput(data: TimelineData, y: float, seconds: float, x: Callable[[float
 
     top_label = f"{peak:,.{1 if peak < 10 else 0}f}"
     parts = [
-        f'<text x="4" y="{y + 12}" font-size="11">throughput (MB/s)</text>',
+        f'<text x="4" y="{y + 12}" font-size="11">throughput ({unit})</text>',
         f'<text x="{_LABEL_W - 4}" y="{y + 10}" font-size="10" text-anchor="end">{top_label}</text>',
         f'<text x="{_LABEL_W - 4}" y="{bottom}" font-size="10" text-anchor="end">0</text>',
         f'<line x1="{_LABEL_W}" y1="{bottom}" x2="{_LABEL_W + _PLOT_W}" y2="{bottom}" stroke="#999"/>',
@@ -136,12 +138,18 @@ def _throughput(data: TimelineData, y: float, seconds: float, x: Callable[[float
         if not values:
             continue
         coords = [f"{x(0):.1f},{bottom:.1f}"]
+        drawn = None  # a run of buckets at one level is one step: fewer points, the same line
         for k, v in enumerate(values):
-            coords += [f"{x(k * width):.1f},{level(v):.1f}", f"{x((k + 1) * width):.1f},{level(v):.1f}"]
-        coords.append(f"{x(len(values) * width):.1f},{bottom:.1f}")
+            y_v = f"{level(v):.1f}"
+            if y_v != drawn:
+                if drawn is not None:
+                    coords.append(f"{x(k * width):.1f},{drawn}")
+                coords.append(f"{x(k * width):.1f},{y_v}")
+                drawn = y_v
+        coords += [f"{x(len(values) * width):.1f},{drawn}", f"{x(len(values) * width):.1f},{bottom:.1f}"]
         parts.append(
             f'<polyline class="throughput {phase.value}" fill="none" stroke="{COLOURS[phase.value]}" '
-            f'stroke-width="1.5" points="{" ".join(coords)}"><title>{phase.value} MB/s</title></polyline>'
+            f'stroke-width="1.5" points="{" ".join(coords)}"><title>{phase.value} {unit}</title></polyline>'
         )
     return parts
 

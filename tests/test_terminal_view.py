@@ -18,7 +18,8 @@ AGGREGATES = ("Compress", "Upload", "Copy")
 # An aggregate line holds whole fields only: a figure cut short would not match.
 AGGREGATE_LINE = re.compile(
     r"^(Compress|Upload|Copy) +\d+%\|[ ▏▎▍▌▋▊▉█]*\|"
-    r"( \d+/\d+ files( · [\d,]+\.\d/[\d,]+\.\d MB)?( · [\d,]+\.\d MB/s)?( · ETA \d+:\d\d)?( · [\d,]+ rows)?)?$"
+    r"( [\d,]+/[\d,]+ files( · [\d,]+(\.\d+)?( [kMG]?B)?/[\d,]+(\.\d+)? [kMG]?B)?( · [\d,]+\.\d (kB|MB|files)/s)?"
+    r"( · ETA \d+:\d\d)?( · [\d,]+ rows)?( · [\d,]+ rows/s)?)?$"
 )
 FILE_LINE = re.compile(r"^  (\S+) +(compress|upload|copy) +(\d+%|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏])")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from ..formatting import MAX_ROWS, Row, header_html, results_text
-from ..formatting import results_html as table
+from ..formatting import Row, header_html, record_html, record_text
+from ..formatting import results_html as table  # noqa: F401  (the widget's live table)
 from ..formatting import summary_html as summary
 from ..model import FileSnapshot, FileState, LoadState, PhaseSnapshot, Snapshot
 from . import text
@@ -102,11 +102,12 @@ def live(s: Snapshot, max_rows: int) -> str:
 
 
 def record(s: Snapshot, rows: Sequence[Row], timeline_svg: str | None = None) -> str:
-    """What a finished load leaves in its cell: summary, header, bars, results table, timeline."""
+    """What a finished load leaves in its cell: summary, header, bars, results table (every
+    failure, a capped number of other files), timeline."""
     parts = [summary(text.summary_line(s), s.state.value)]
     parts.append(f"<div class='snowload-header' style='font-size:12px;color:#555;margin:2px 0'>{header(s)}</div>")
     parts += [phase_bar(p, s.state, running=False) for p in s.phases]
-    parts.append(scrollable(table(rows, title="Results"), max_height_px=320))
+    parts.append(scrollable(record_html(rows, title="Results"), max_height_px=320))
     if timeline_svg:
         many = len(rows) > TIMELINE_OPEN_MAX
         parts.append(
@@ -123,14 +124,16 @@ def record_parts(s: Snapshot) -> tuple[str, str]:
     if s.timeline is not None:
         from ..timeline import Timeline
 
-        svg = Timeline(s.timeline).to_svg()
+        svg = Timeline(s.timeline).to_svg(max_rows=RECORD_TIMELINE_ROWS)
     return record(s, rows, svg), plain_record(s, rows)
 
 
 def plain_record(s: Snapshot, rows: Sequence[Row]) -> str:
     lines = [text.summary_line(s)]
     lines += [f"{p.phase.label:<8} {p.fraction * 100:3.0f}%  {text.phase_line(p, running=False)}" for p in s.phases]
-    return "\n".join(lines) + "\n" + results_text(rows[-MAX_ROWS:])
+    return "\n".join(lines) + "\n" + record_text(rows)
 
 
 TIMELINE_OPEN_MAX = 20  # more files than this: the record's timeline starts folded
+# Files the record's timeline draws (about 0.5 kB each); `result.timeline()` draws up to 200.
+RECORD_TIMELINE_ROWS = 30

@@ -165,4 +165,4 @@ def _file_lines(files: tuple[FileSnapshot, ...], width: int) -> list[str]:
 
 
 def _fit_detail(detail: str, width: int) -> str:
-    return text.fit(detail.split(" · "), width, drop=("MB/s", " s"))
+    return text.fit(detail.split(" · "), width, drop=("/s", " s"))

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from ..formatting import (  # noqa: F401  (the views' names for them)
     MB,
     OUTCOMES,
+    SIZE_UNITS,
     already_loaded,
     column_notes,
     created_line,
     duration,
     header_line,
+    item_rate,
     plural,
     rate,
     seconds_taken,
@@ -24,33 +26,36 @@ from ..model import PHASES, FileSnapshot, FileState, Phase, PhaseSnapshot, Snaps
 
 
 def phase_fields(p: PhaseSnapshot, running: bool = True) -> list[str]:
-    """The figures of an aggregate line, in the order shown: files, MB, rate, ETA, and rows for Copy."""
-    fields = [
-        f"{p.files_done}/{p.files_total} {p.unit}s",
-        f"{p.bytes_done / MB:,.1f}/{p.bytes_total / MB:,.1f} MB",
-    ]
-    if running and not p.settled:
-        fields.append(rate(p.rate))
+    """The figures of an aggregate line, in the order shown: files, sizes, rate, ETA, and rows
+    for Copy. When most items are small the rate counts items (and rows) per second: bytes
+    there would read "0.0 MB/s" the whole load."""
+    fields = [f"{p.files_done:,}/{p.files_total:,} {p.unit}s", size_pair(p.bytes_done, p.bytes_total)]
+    moving = running and not p.settled
+    if moving:
+        fields.append(item_rate(p.file_rate, p.unit) if p.by_files else rate(p.rate))
         if p.eta is not None:
             fields.append(f"ETA {duration(p.eta)}")
     if p.phase is Phase.COPY:
         fields.append(f"{p.rows:,} rows")
+        if moving and p.by_files:
+            fields.append(f"{p.row_rate:,.0f} rows/s")
     return fields
 
 
-# Dropped first when a line is too narrow: the ETA, then the rate, then the MB figures.
-_DROP_ORDER = ("ETA ", "MB/s", " MB")
+# Dropped first when a line is too narrow: the ETA, then the rates (rows/s first), then the sizes.
+_DROP_ORDER = ("ETA ", "rows/s", "/s", SIZE_UNITS)
 
 
 def phase_line(p: PhaseSnapshot, running: bool = True, width: int | None = None) -> str:
-    """ "3/12 files · 40.1/120.0 MB · 85.3 MB/s · ETA 0:01", and rows for Copy; within `width`
+    """ "3/12 files · 40.1/120.0 MB · 85.3 MB/s · ETA 0:01", and rows for Copy ("120/3,000 files ·
+    12.0/300.0 kB · 8.1 files/s" when most items are small); within `width`
     by dropping whole fields, never by cutting a figure."""
     return fit(phase_fields(p, running), width)
 
 
-def fit(fields: Sequence[str], width: int | None, drop: Sequence[str] = _DROP_ORDER) -> str:
-    """Fields joined by " · ", dropping whole ones (the first of `drop` that matches, in turn,
-    then from the end) until the line fits `width`."""
+def fit(fields: Sequence[str], width: int | None, drop: Sequence[str | tuple[str, ...]] = _DROP_ORDER) -> str:
+    """Fields joined by " · ", dropping whole ones (those that start or end with the first of
+    `drop`, a marker or a tuple of them, in turn, then from the end) until the line fits `width`."""
     kept = list(fields)
     line = " · ".join(kept)
     if width is None:
@@ -58,7 +63,7 @@ def fit(fields: Sequence[str], width: int | None, drop: Sequence[str] = _DROP_OR
     for marker in drop:
         if len(line) <= width:
             return line
-        kept = [f for f in kept if not f.startswith(marker) and not f.endswith(marker)]
+        kept = [f for f in kept if not f.startswith(marker) and not f.endswith(marker)]  # type: ignore[arg-type]
         line = " · ".join(kept)
     while len(line) > width and len(kept) > 1:
         kept.pop()

@@ -161,7 +161,7 @@ class WidgetView:
         _assign(self._cancel.layout, display="none")  # nothing left to cancel
         self.record_html, self.record_text = html.record_parts(snapshot)
         rows = [html.row_of(f) for f in sorted(snapshot.finished, key=lambda f: f.index)]  # in the order given
-        _assign(self._finished, value=html.scrollable(html.table(rows, title="Results"), max_height_px=320))
+        _assign(self._finished, value=html.scrollable(html.record_html(rows, title="Results"), max_height_px=320))
         if self._cell is not None:
             self._cell.show_record(self.record_html, self.record_text)
             for widget in self._widgets():  # the record replaced them: free the front end's models
