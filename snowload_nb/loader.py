@@ -27,7 +27,7 @@ from .frames import prepare as prepare_frame
 from .inference import Columns, merge, sql_columns
 from .job import LoadJob
 from .ledger import Ledger
-from .matching import EXTRA_COLUMNS, ColumnPlan, plan_columns, read_table_columns, source_names
+from .matching import EXTRA_COLUMNS, ColumnPlan, plan_columns, read_table_columns
 from .model import FileState, ProgressModel
 from .options import (
     COMPRESSIONS,
@@ -249,9 +249,10 @@ class Loader:
             files = [(i, e) for i, e in indexed if isinstance(e, SourceFile)]
             # Every file, every load: its names choose each value's column (and, with create_table,
             # which files fail never depends on their order).
+            names: dict[int, list[str]] = {}
             for i, source in files:
                 try:
-                    check_header(source)
+                    names[i] = check_header(source)
                 except Refused as exc:
                     refused[i] = str(exc)
             files = [(i, e) for i, e in files if i not in refused]
@@ -267,7 +268,7 @@ class Loader:
                         raise
                     raise LoadError(f"{exc} ({inference.described()})") from None
             # Step: each file's columns matched to the table's by name, before anything is sent.
-            named = [(i, source_names(e)) for i, e in files if i not in refused]
+            named = [(i, names[i]) for i, _ in files if i not in refused]
             plans = self._match_columns(named, refused, _target(self.table, replacement)) if named else {}
             sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
             # A replacing load loads every file again: the ledger's record goes with the old rows.

@@ -20,9 +20,7 @@ from typing import Any
 
 from . import sql
 from .errors import Fix, Refused
-from .schema import csv_header
-from .sources import SourceFile
-from .sql import FileFormat, QualifiedName
+from .sql import QualifiedName
 
 # What a file refused for columns the table lacks says would load it; the CLI words it as a flag.
 IGNORE_EXTRA = Fix("extra_columns", "ignore", "to load the file without them")
@@ -52,15 +50,6 @@ class ColumnPlan:
     @property
     def positional(self) -> bool:
         return self.fields is None
-
-
-def source_names(source: SourceFile) -> list[str]:
-    """A file's column names, as `schema.check_header` read them: a CSV's header, a Parquet schema's."""
-    if source.format is FileFormat.CSV:
-        return csv_header(source)
-    import pyarrow.parquet as pq
-
-    return list(pq.read_schema(source.path).names)
 
 
 def read_table_columns(cursor: Any, table: QualifiedName) -> list[TableColumn]:

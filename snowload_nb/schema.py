@@ -57,8 +57,9 @@ def name_problem(names: list[str]) -> str | None:
     return None
 
 
-def check_header(source: SourceFile) -> None:
-    """Raise Refused if the file's column names cannot create a table, naming the reason."""
+def check_header(source: SourceFile) -> list[str]:
+    """The file's column names (a CSV's header, a Parquet schema's), or Refused naming why they
+    cannot name a table's columns. Read once: the caller matches them to the table's."""
     if source.format is FileFormat.CSV:
         try:
             names = csv_header(source)
@@ -70,7 +71,7 @@ def check_header(source: SourceFile) -> None:
             raise Refused("bad header row: a column name spans lines (a quote in the header never closed?)")
         problem = name_problem(names)
         if problem is None:
-            return
+            return names
         if not names or names == [""]:
             raise Refused("its first line is empty: a CSV needs a header row naming its columns")
         if len(names) > 1 and names[-1] == "" and names.count("") == 1:
@@ -87,6 +88,7 @@ def check_header(source: SourceFile) -> None:
     problem = name_problem(names)
     if problem is not None:
         raise Refused(f"bad column names: {problem}")
+    return list(names)
 
 
 def csv_header(source: SourceFile) -> list[str]:
