@@ -180,3 +180,14 @@ def load_without_file_powers(paths: list[str]) -> dict:
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+@pytest.fixture
+def views(monkeypatch):
+    """Every view the loads of a test make, in order: the test reads what they drew."""
+    import snowload_nb.loader as loader_module
+
+    made = []
+    make_view = loader_module.make_view
+    monkeypatch.setattr(loader_module, "make_view", lambda *a, **k: made.append(make_view(*a, **k)) or made[-1])
+    return made

@@ -7,11 +7,9 @@ import io
 import re
 from html import escape
 
-import pytest
 from conftest import expected_facts, table_facts
 
 import snowload_nb as sl
-import snowload_nb.loader as loader_module
 from snowload_nb.demo import generate_files
 from snowload_nb.model import FileState, Phase, ProgressModel, Snapshot
 from snowload_nb.result import LoadResult
@@ -136,14 +134,6 @@ def test_a_three_thousand_file_record_stays_small_and_lists_every_failure():
     assert widget.record_text.startswith(summary)
     # and every file is still in the data
     assert len(result.to_pandas()) == 3000 and len(result.results_table(limit=None).splitlines()) == 3001
-
-
-@pytest.fixture
-def views(monkeypatch):
-    made = []
-    make_view = loader_module.make_view
-    monkeypatch.setattr(loader_module, "make_view", lambda *a, **k: made.append(make_view(*a, **k)) or made[-1])
-    return made
 
 
 def test_a_load_of_two_hundred_tiny_files_shows_files_per_second_and_leaves_a_small_record(

@@ -6,15 +6,6 @@ import pytest
 from conftest import expected_facts, table_facts
 
 import snowload_nb as sl
-import snowload_nb.loader as loader_module
-
-
-@pytest.fixture
-def views(monkeypatch):
-    made = []
-    make_view = loader_module.make_view
-    monkeypatch.setattr(loader_module, "make_view", lambda *a, **k: made.append(make_view(*a, **k)) or made[-1])
-    return made
 
 
 @pytest.mark.parametrize("progress", ["log", "tqdm", "widget"])
