@@ -308,16 +308,18 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--compression",
         choices=COMPRESSIONS,
-        default="gzip",
-        help="how CSV is compressed before upload (default gzip; none sends it as it is)",
+        default="auto",
+        help="how CSV is compressed before upload (default auto: the codec and level that finish soonest "
+        "at the measured link and compression rates; gzip; none sends it as it is)",
     )
     levels = level_range()
     load.add_argument(
         "--compression-level",
         type=_level,
-        default=DEFAULT_LEVEL,
+        default=None,
         metavar="N",
-        help=f"gzip level, {levels.start}..{levels.stop - 1} with {BACKEND} (default {DEFAULT_LEVEL}: fastest)",
+        help=f"gzip level, {levels.start}..{levels.stop - 1} with {BACKEND}; forces gzip at that level "
+        f"(default: auto's choice; {DEFAULT_LEVEL}, the fastest, with --compression gzip)",
     )
     load.add_argument(
         "--part-size",

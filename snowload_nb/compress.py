@@ -31,3 +31,13 @@ def gzip_compressor(level: int) -> Any:
         raise ValueError(f"compression_level must be in {level_range()} with {BACKEND}, not {level}")
     lib: Any = _isal_zlib if _isal_zlib is not None else zlib
     return lib.compressobj(level, lib.DEFLATED, _GZIP_WBITS)
+
+
+def compressor(level: int) -> Any:
+    """A streaming gzip compressor for any level 0-9: ISA-L for the levels it has, zlib above
+    them (auto compression's zlib 6, where its ratio pays on a slow link)."""
+    if level in level_range():
+        return gzip_compressor(level)
+    if level not in range(0, 10):
+        raise ValueError(f"a gzip level is 0..9, not {level}")
+    return zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)

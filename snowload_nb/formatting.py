@@ -123,11 +123,13 @@ def header_line(s: Snapshot) -> str:
 
 def header_html(s: Snapshot, colour: str) -> str:
     """The header as HTML: the table and the state in bold, the state in `colour`; the table
-    this load creates is the table name's tooltip."""
+    this load creates is the table name's tooltip, how its bytes are compressed (and why) the size's."""
     table, *middle, state = (escape(f) for f in header_fields(s))
     created = created_line(s)
     if created is not None:
         table = f"<span title='{escape(created)}' style='text-decoration:underline dotted'>{table}</span>"
+    if s.compression:  # the size: the fourth field from the end, before workers, time and state
+        middle[-3] = f"<span title='{escape('compression: ' + s.compression)}'>{middle[-3]}</span>"
     return f"<b>{table}</b> · {' · '.join(middle)} · <b style='color:{colour}'>{state}</b>"
 
 

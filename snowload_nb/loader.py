@@ -20,6 +20,8 @@ from typing import Any
 
 from . import sql
 from .atomic import MODES, Replacement, copy_all_or_nothing
+from .codec_choice import NONE, gzip
+from .codec_plan import CodecPicker, is_loopback, with_codecs
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import FIX, Fix, LoadError, describe
@@ -85,8 +87,8 @@ class Loader:
         create_table: bool = False,
         connect: Callable[[], Any] | None = None,
         format: str = "auto",
-        compression: str = "gzip",
-        compression_level: int = DEFAULT_LEVEL,
+        compression: str = "auto",
+        compression_level: int | None = None,
         part_size_mb: float = DEFAULT_PART_SIZE_MB,
         force: bool = False,
         atomic: bool = False,
@@ -106,7 +108,7 @@ class Loader:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; got {compression!r}")
-        if compression_level not in level_range():
+        if compression_level is not None and compression_level not in level_range():
             raise ValueError(f"compression_level must be in {level_range()}, not {compression_level!r}")
         if not _finite(part_size_mb) or not part_size_mb >= MIN_PART_SIZE_MB:
             raise ValueError(
@@ -128,8 +130,9 @@ class Loader:
         self.create_table = create_table
         self.connect = connect
         self.format = format
-        self.compression = compression
-        self.compression_level = compression_level
+        # "auto" with a level given forces gzip at that level; gzip without one, the default level.
+        self.compression = "gzip" if compression == "auto" and compression_level is not None else compression
+        self.compression_level = DEFAULT_LEVEL if compression_level is None else compression_level
         self.part_size_mb = part_size_mb
         self.force = force
         self.atomic = atomic
@@ -477,6 +480,7 @@ class _Run:
         # is gone), so that a worker the load no longer waits for does nothing more on the server.
         self._halt = threading.Event()
         self._gave_up = False  # on statements still running on the server
+        self.codecs = _codec_picker(loader, model)
         # An interrupt (KeyboardInterrupt on the calling thread) cancelled it: a blocking load
         # raises it again once wound down. Only the calling thread of a blocking load gets one.
         self.interrupted = False
@@ -520,6 +524,7 @@ class _Run:
             self.view.close(final)
         files = self.model.files()
         result = LoadResult.build(str(self.loader.table), files, final.elapsed, final.state, final.unit, final.timeline)
+        result = with_codecs(result, self.codecs)
         return dataclasses.replace(result, mode=self.loader.mode, rows_replaced=replaced)
 
     def _pool(self) -> None:
@@ -538,7 +543,7 @@ class _Run:
                     stage=stage,
                     workdir=workdir,
                     attempt=secrets.token_hex(8),
-                    compression_level=loader.compression_level if loader.compression == "gzip" else None,
+                    compression_level=loader.compression_level if loader.compression != "none" else None,
                     part_size=round(loader.part_size_mb * 1_000_000),
                     # COPY's own load metadata would skip files loaded into the old contents.
                     force=loader.force or self.replacement is not None,
@@ -547,6 +552,7 @@ class _Run:
                     defer_copy=self.atomic,
                     leftovers=self._leftovers(stage, sessions),
                     fields=self.fields,
+                    codecs=self.codecs,
                 )
                 uploads = ThreadPoolExecutor(workers, thread_name_prefix="snowload-upload")
                 executor = ThreadPoolExecutor(workers, thread_name_prefix="snowload-worker")
@@ -707,3 +713,17 @@ def _display_name(entry: SourceFile | InputProblem) -> str:
 
 def _size(entry: SourceFile | InputProblem) -> int:
     return entry.size if isinstance(entry, SourceFile) else 0
+
+
+def _codec_picker(loader: Loader, model: ProgressModel) -> CodecPicker:
+    """How this load stages CSV parts; the choice, and why, shows in the views as it changes."""
+    forced = {"auto": None, "none": NONE}.get(loader.compression, gzip(loader.compression_level))
+    address = server_address(loader.conn)
+
+    def show(note: str | None) -> None:
+        model.compression = note
+
+    local = address is not None and is_loopback(address[0])
+    picker = CodecPicker(forced, workers=loader.workers, server=address, local=local, on_change=show)
+    show(picker.note)
+    return picker

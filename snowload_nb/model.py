@@ -322,6 +322,7 @@ class Snapshot:
     bottleneck: Phase | None = None  # the phase that will end last at the current rates
     timeline: TimelineData | None = None  # once the load ended
     created: tuple[tuple[str, str], ...] | None = None  # the table's columns, if this load creates it
+    compression: str | None = None  # how CSV parts are staged, and why: auto's choice as it changes
 
     def phase(self, phase: Phase) -> PhaseSnapshot:
         for p in self.phases:
@@ -391,6 +392,7 @@ class ProgressModel:
         self.unit = unit  # what the views call one item: a file, or a chunk of a DataFrame
         # The table this load creates, (name, type) per column: set before start(), read by the views.
         self.created: tuple[tuple[str, str], ...] | None = None
+        self.compression: str | None = None  # set by the load's codec picker, from any thread
         self._clock = clock
         self._lock = threading.Lock()
         self._files: list[_File] = []
@@ -600,6 +602,7 @@ class ProgressModel:
                 bottleneck=None if ended else bottleneck,
                 timeline=self._timeline if ended else None,
                 created=self.created,
+                compression=self.compression,
             )
 
     def files(self) -> list[FileSnapshot]:

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .compress import CHUNK_SIZE, gzip_compressor
+from .compress import CHUNK_SIZE, compressor
 from .errors import Cancelled, NotCsvText
 
 _QUOTE = ord('"')
@@ -47,7 +47,7 @@ class _PartFile:
         self.number = number
         self.source_bytes = len(header) if number == 1 else 0  # later parts repeat it
         self.staged_bytes = 0
-        self._compressor = gzip_compressor(level) if level is not None else _RawWriter()
+        self._compressor = compressor(level) if level is not None else _RawWriter()
         self._out = open(path, "wb")  # noqa: SIM115 - closed in finish()/abort()
         self._write(header)
 
@@ -78,12 +78,15 @@ def split_csv(
     cancelled: Callable[[], bool] = lambda: False,
     chunk_size: int = CHUNK_SIZE,
     size: int | None = None,
+    part_level: Callable[[int], int] | None = None,
 ) -> Iterator[Part]:
     """Yield each part of `source` once it is complete on disk.
 
     A new part starts once the current one holds `part_size` staged bytes and a row ends.
-    `level` None stages parts uncompressed. A file with nothing after its header yields nothing.
-    A `size` no larger than `part_size` means one part: then quotes need no counting.
+    `level` None stages parts uncompressed. With `part_level`, a gzip part n > 1 is compressed
+    at `part_level(n)` (auto compression follows the link as it changes). A file with nothing
+    after its header yields nothing. A `size` no larger than `part_size` means one part: then
+    quotes need no counting.
     """
     may_split = size is None or size > part_size
     suffix = ".csv.gz" if level is not None else ".csv"
@@ -98,7 +101,8 @@ def split_csv(
             while pos < len(chunk):
                 if current is None:
                     number += 1
-                    current = _PartFile(folder / f"{stem}.{number:04d}{suffix}", number, header, level)
+                    at = part_level(number) if part_level is not None and level is not None and number > 1 else level
+                    current = _PartFile(folder / f"{stem}.{number:04d}{suffix}", number, header, at)
                     parity = 0
                 if not may_split:
                     cut = None

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import CancelledError, Executor, Future
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
+from .codec_plan import CodecPicker
 from .copy_errors import explain
 from .errors import Cancelled, GaveUp, Rejected, ServerGone, SourceChanged, describe
 from .frames import FrameChunk
@@ -101,6 +103,8 @@ class LoadPlan:
     # By source key: the (table column, CSV column number) pairs of a CSV whose header is not the
     # table's columns in order (`matching.plan_columns`); any other source is copied as it is.
     fields: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    # How each CSV part is staged (forced, or auto from measured rates); None: `compression_level`.
+    codecs: CodecPicker | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -389,6 +393,16 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         yield Part(local, 1, source.size, source.size), source.compression
         return
     level = plan.compression_level
+    part_level: Callable[[int], int] | None = None
+    picker = plan.codecs
+    if picker is not None:
+        picker.calibrate(source.path)
+        first = picker.pick(job.index)
+        level = first.level if first.gzip else None
+
+        def part_level(number: int) -> int:
+            return picker.pick(job.index, number, "gzip").level or 0
+
     read = 0
 
     def on_chunk(n: int) -> None:
@@ -406,6 +420,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             on_chunk=on_chunk,
             cancelled=job.cancel.is_set,
             size=source.size,
+            part_level=part_level,
         ):
             yield part, Compression.GZIP if level is not None else Compression.NONE
     if read != source.size:  # appended or truncated while it was read
@@ -442,7 +457,9 @@ def _retrying(job: _Job, step: Callable[[], T]) -> T:
 def _upload(job: _Job, part: Part, compression: Compression) -> None:
     def put() -> list[dict[str, Any]]:
         with job.sessions.cursor(job.queued) as cursor:
-            cursor.execute(sql.put(part.path, job.target, compression))
+            timing = job.plan.codecs.uploading(part.staged_bytes) if job.plan.codecs else contextlib.nullcontext()
+            with timing:  # the link's rate, for auto compression
+                cursor.execute(sql.put(part.path, job.target, compression))
             return _rows(cursor)
 
     rows = _retrying(job, put)
@@ -460,7 +477,10 @@ def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
 
     def copy() -> CopyOutcome:
         with job.sessions.transaction(waiting=job.queued) as cursor:
+            started = time.perf_counter()
             (outcome,) = commit_copies(cursor, [item], job.plan, job.model, job.cancel)
+            if job.plan.codecs is not None and outcome.state is FileState.LOADED:
+                job.plan.codecs.copied(job.source.size, time.perf_counter() - started)
             return outcome
 
     try:

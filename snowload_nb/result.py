@@ -64,6 +64,8 @@ class FileResult:
     `staged_bytes` is what went to the stage. Columns are matched by name: `null_columns` are
     the table's columns the file lacks (its rows hold NULL there), `ignored_columns` the file's
     columns the table lacks, left out (with `extra_columns="ignore"`); `notes` says both in words.
+    `codec` ("gzip" or "none") and `compression_level` say how its CSV parts were staged (the
+    last part's level: auto may raise it mid-file); None for a file staged as it is or not staged.
     """
 
     path: str
@@ -75,6 +77,8 @@ class FileResult:
     staged_bytes: int = 0
     null_columns: tuple[str, ...] = ()
     ignored_columns: tuple[str, ...] = ()
+    codec: str | None = None
+    compression_level: int | None = None
 
     @classmethod
     def from_snapshot(cls, f: FileSnapshot) -> FileResult:
@@ -114,6 +118,8 @@ class FileResult:
             "null_columns": list(self.null_columns),
             "ignored_columns": list(self.ignored_columns),
             "notes": self.notes,
+            "codec": self.codec,
+            "compression_level": self.compression_level,
         }
 
     def row(self) -> formatting.Row:
@@ -134,6 +140,7 @@ class LoadResult:
     _timeline: TimelineData | None = field(default=None, repr=False, compare=False)
     mode: str = "append"  # or "truncate", "overwrite": the load replaced the table's contents
     rows_replaced: int | None = None  # rows the table held before a committed replacing load
+    compression: str | None = None  # how CSV parts were staged, and why (auto's last choice)
 
     @classmethod
     def build(
@@ -200,6 +207,7 @@ class LoadResult:
             "rows_loaded": self.rows_loaded,
             "mode": self.mode,
             "rows_replaced": self.rows_replaced,
+            "compression": self.compression,
             "seconds": self.seconds,
             "files": [f.to_dict() for f in self.files],
         }
@@ -208,6 +216,7 @@ class LoadResult:
         import pandas as pd
 
         columns = ["path", "status", "rows_loaded", "source_bytes", "seconds", "error", "staged_bytes", "notes"]
+        columns += ["codec", "compression_level"]
         return pd.DataFrame([f.to_dict() for f in self.files], columns=columns)
 
     def timeline(self) -> Timeline:

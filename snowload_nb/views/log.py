@@ -31,9 +31,11 @@ class LogView:
         self._reported = 0
         self._announced = False
         self._last_progress = 0.0
+        self._compression: str | None = None  # auto's codec as last written
 
     def draw(self, snapshot: Snapshot) -> None:
         self._announce(snapshot)
+        self._report_compression(snapshot)
         self._report_finished(snapshot)
         now = self._clock()
         if now - self._last_progress >= self._interval:
@@ -42,6 +44,7 @@ class LogView:
 
     def close(self, snapshot: Snapshot) -> None:
         self._announce(snapshot)
+        self._report_compression(snapshot)
         self._report_finished(snapshot)
         self._write(text.summary_line(snapshot))
 
@@ -56,6 +59,16 @@ class LogView:
         created = text.created_line(snapshot)
         if created is not None:
             self._write(created)
+
+    def _report_compression(self, snapshot: Snapshot) -> None:
+        """A line each time auto compression changes its codec, with the rates behind the choice."""
+        note = snapshot.compression
+        if not note or not note.startswith("auto:"):  # nothing picked yet, or a forced codec: no news
+            return
+        codec = note.split(" (")[0]
+        if codec != self._compression:
+            self._compression = codec
+            self._write(f"compression {note}")
 
     def _report_finished(self, snapshot: Snapshot) -> None:
         for f in snapshot.finished[self._reported :]:

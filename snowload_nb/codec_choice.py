@@ -1,0 +1,109 @@
+"""Which codec and level finish a load soonest, as a pure function of measured rates.
+
+A load is a pipeline: cores compress while the link drains what they wrote. Per source byte, a
+codec costs CPU (compressing it, then sending 1/ratio staged bytes, and on a server sharing
+these cores its COPY too) spread over the cores that can work at once, and link time (1/ratio
+staged bytes at the link's rate). The slower of the two sets the pace, so a slow link pays for a
+higher ratio while a fast one favours the cheapest codec. Among codecs within `TIE` of the best,
+the cheapest in CPU wins: it leaves the cores to the views, the caller and the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TIE = 0.03  # predicted times this close count as equal
+MB = 1_000_000
+
+
+@dataclass(frozen=True, order=True)
+class Codec:
+    """How a part is staged: `name` "none" (plain CSV) or "gzip" at `level` (ISA-L for the
+    levels it has, 0-3, zlib above them)."""
+
+    name: str
+    level: int | None = None
+
+    @property
+    def gzip(self) -> bool:
+        return self.name == "gzip"
+
+    def label(self, isal: bool = True) -> str:
+        if not self.gzip:
+            return "none"
+        library = "ISA-L" if isal and self.level is not None and self.level <= 3 else "zlib"
+        return f"{library} {self.level}"
+
+
+NONE = Codec("none")
+
+
+def gzip(level: int) -> Codec:
+    return Codec("gzip", level)
+
+
+def candidates(isal: bool) -> tuple[Codec, ...]:
+    """What auto tries: none, ISA-L 0-3 (or zlib 1 and 3 without it), and zlib 6 where the ratio pays."""
+    levels = (0, 1, 2, 3, 6) if isal else (1, 3, 6)
+    return (NONE, *(gzip(level) for level in levels))
+
+
+@dataclass(frozen=True)
+class CodecRate:
+    """One codec measured on a sample: CPU seconds per source byte on one core, and the ratio."""
+
+    codec: Codec
+    cpu_per_byte: float
+    ratio: float  # source bytes per staged byte, >= 1 for none
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What the choice depends on, all measured by the load as it goes."""
+
+    codecs: tuple[CodecRate, ...]
+    link: float | None  # staged bytes per second over all uploads together; None before any PUT
+    cores: float  # compressions that can run at once: min(workers, CPUs)
+    send_cpu: float = 0.0  # our CPU seconds per staged byte a PUT costs
+    server_cpu: float = 0.0  # CPU seconds per source byte a server on these cores spends on COPY
+
+
+@dataclass(frozen=True)
+class Decision:
+    codec: Codec
+    seconds_per_mb: float | None  # predicted; None when there was nothing to go on
+    why: str
+
+
+def predicted(rate: CodecRate, rates: Rates) -> float:
+    """Seconds per source byte the load would take with this codec: CPU or link, the slower."""
+    staged = 1.0 / rate.ratio
+    cpu = rate.cpu_per_byte + rates.send_cpu * staged + rates.server_cpu
+    assert rates.link is not None
+    return max(cpu / max(rates.cores, 1.0), staged / rates.link)
+
+
+def choose(rates: Rates, default: Codec, family: str | None = None) -> Decision:
+    """The codec that finishes soonest; `family` ("none" or "gzip") keeps a file's later parts
+    in the format its first part set (one COPY reads them all). Without a measured link (no PUT
+    has ended yet) or codec rates, `default`."""
+    pool = [r for r in rates.codecs if family is None or r.codec.name == family]
+    if rates.link is None or rates.link <= 0 or not pool:
+        fallback = default if family in (None, default.name) else (NONE if family == "none" else gzip(1))
+        return Decision(fallback, None, "no upload measured yet")
+    times = {r.codec: predicted(r, rates) for r in pool}
+    best = min(times.values())
+    close = [r for r in pool if times[r.codec] <= best * (1 + TIE)]
+    pick = min(close, key=lambda r: (r.cpu_per_byte, -r.ratio))
+    return Decision(pick.codec, times[pick.codec] * MB, _why(pick, rates, times[pick.codec]))
+
+
+def _why(pick: CodecRate, rates: Rates, seconds: float) -> str:
+    assert rates.link is not None
+    cpu = (pick.cpu_per_byte + rates.send_cpu / pick.ratio + rates.server_cpu) / max(rates.cores, 1.0)
+    bound = "link" if seconds > cpu else "CPU"
+    speed = "" if pick.cpu_per_byte <= 0 else f", {1 / pick.cpu_per_byte / MB:,.0f} MB/s a core"
+    return (
+        f"link {rates.link / MB:,.1f} MB/s; ratio {pick.ratio:.2f}{speed}; "
+        f"{bound}-bound at {1 / seconds / MB:,.1f} MB/s of source"
+    )

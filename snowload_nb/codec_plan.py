@@ -1,0 +1,159 @@
+"""One load's compression: a forced codec, or auto's choice per part from the rates measured so far.
+
+Created with the load's plan and shared by its workers (and any other path that stages parts):
+`pick` says how to stage a part, `uploading` and `copied` feed it the PUT and COPY timings, and
+it remembers per file what it chose, for the result. A connection's link rates outlive the load
+(per server, for this Python session), so the next load starts from what the last one measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import os
+import threading
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import compress
+from .codec_choice import MB, Codec, CodecRate, Rates, candidates, choose, gzip
+from .rates import CopyMeter, LinkMeter, measure_codecs
+
+if TYPE_CHECKING:
+    from .result import LoadResult
+
+AUTO_DEFAULT = gzip(compress.DEFAULT_LEVEL)  # before any PUT has ended: today's balanced choice
+_SESSION: dict[Hashable, tuple[LinkMeter, CopyMeter]] = {}
+_SESSION_LOCK = threading.Lock()
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+class CodecPicker:
+    """How each part of one load is staged, and why.
+
+    `forced`: the user's explicit choice, used for every part (rates are still measured).
+    `server` identifies the link for the session's memory; `local`: the server runs on these
+    cores (loopback), so its COPY time counts against the CPU a codec leaves it.
+    """
+
+    def __init__(
+        self,
+        forced: Codec | None,
+        *,
+        workers: int,
+        server: Hashable | None = None,
+        local: bool = False,
+        on_change: Callable[[str], None] = lambda note: None,
+    ) -> None:
+        self.forced = forced
+        self.cores = max(1, min(workers, available_cores()))
+        self.local = local
+        self._on_change = on_change
+        self._isal = compress.BACKEND == "isal"
+        self._lock = threading.Lock()
+        self._codecs: tuple[CodecRate, ...] | None = None
+        self._choices: dict[int, list[Codec]] = {}
+        self.note: str | None = self._forced_note() if forced is not None else None  # None: nothing picked yet
+        with _SESSION_LOCK:
+            meters = _SESSION.get(server) if server is not None else None
+            if meters is None:
+                meters = (LinkMeter(), CopyMeter())
+                if server is not None:
+                    _SESSION[server] = meters
+        self.link, self.copies = meters
+
+    @property
+    def auto(self) -> bool:
+        return self.forced is None
+
+    def calibrate(self, path: Path) -> None:
+        """Measure every candidate on the first megabyte of `path`, once per load."""
+        if not self.auto or self._codecs is not None:
+            return
+        with self._lock:
+            if self._codecs is not None:
+                return
+            with open(path, "rb") as stream:
+                sample = stream.read(compress.CHUNK_SIZE)
+            self._codecs = measure_codecs(sample, candidates(self._isal))
+
+    def rates(self) -> Rates:
+        return Rates(
+            codecs=self._codecs or (),
+            link=self.link.rate,
+            cores=self.cores,
+            send_cpu=self.link.send_cpu,
+            server_cpu=self.copies.per_byte if self.local else 0.0,
+        )
+
+    def pick(self, index: int, part: int = 1, family: str | None = None) -> Codec:
+        """The codec for part `part` of file `index`; `family` keeps later parts gzip or plain."""
+        if self.forced is not None:
+            codec = self.forced
+        else:
+            decision = choose(self.rates(), AUTO_DEFAULT, family)
+            codec = decision.codec
+            note = f"auto: {codec.label(self._isal)} ({decision.why})"
+        with self._lock:
+            self._choices.setdefault(index, []).append(codec)
+            if self.forced is None:
+                self.note = note
+        if self.forced is None:
+            self._on_change(note)
+        return codec
+
+    def uploading(self, nbytes: int) -> contextlib.AbstractContextManager[None]:
+        """Around one PUT of `nbytes` staged bytes."""
+        return self.link.put(nbytes)
+
+    def copied(self, source_bytes: int, seconds: float) -> None:
+        """A COPY of a file of `source_bytes` took `seconds`."""
+        self.copies.record(source_bytes, seconds)
+
+    def choices(self) -> dict[int, tuple[Codec, ...]]:
+        """Per file index, the codec of each part, in order."""
+        with self._lock:
+            return {index: tuple(codecs) for index, codecs in self._choices.items()}
+
+    def label(self, codec: Codec) -> str:
+        return codec.label(self._isal)
+
+    def _forced_note(self) -> str:
+        assert self.forced is not None
+        return f"{self.forced.label(self._isal)} (forced by compression=)"
+
+    def measured(self) -> str:
+        """The rates behind the choices, in words: for the end of a load."""
+        link = self.link.rate
+        return "no upload measured" if link is None else f"link {link / MB:,.1f} MB/s"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server at `host` runs on this machine, sharing its cores."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def with_codecs(result: LoadResult, picker: CodecPicker) -> LoadResult:
+    """The result with each file's codec and level (its last part's: auto may raise it as the
+    link slows), and the load's choice and why."""
+    choices = picker.choices()
+    files = []
+    for index, f in enumerate(result.files):
+        codecs = choices.get(index)
+        if codecs:
+            f = dataclasses.replace(f, codec=codecs[-1].name, compression_level=codecs[-1].level)
+        files.append(f)
+    return dataclasses.replace(result, files=files, compression=picker.note)

@@ -1,0 +1,159 @@
+"""Auto compression's choice as a pure function of measured rates: a table of links and cores,
+a link that slows mid-load, and the measurements that feed it."""
+
+from __future__ import annotations
+
+import gzip as gzip_module
+
+import pytest
+
+from snowload_nb import codec_choice as cc
+from snowload_nb.codec_choice import NONE, CodecRate, Rates, choose, gzip
+from snowload_nb.compress import compressor
+from snowload_nb.demo import write_csv
+from snowload_nb.rates import LinkMeter, measure_codecs
+
+MB = 1_000_000
+
+
+def _rate(codec: cc.Codec, mb_per_s: float | None, ratio: float) -> CodecRate:
+    return CodecRate(codec, 0.0 if mb_per_s is None else 1 / (mb_per_s * MB), ratio)
+
+
+# Measured on this machine on the demo CSV (ISA-L levels 0-3, zlib 6: MB/s on one core, ratio).
+CODECS = (
+    _rate(NONE, None, 1.0),
+    _rate(gzip(0), 467, 2.88),
+    _rate(gzip(1), 414, 3.26),
+    _rate(gzip(2), 422, 3.29),
+    _rate(gzip(3), 268, 3.39),
+    _rate(gzip(6), 32, 4.00),
+)
+ISAL = {gzip(level) for level in range(4)}
+
+
+def rates(link_mb: float | None, cores: float = 2, server_mb: float | None = None) -> Rates:
+    server = 0.0 if server_mb is None else 1 / (server_mb * MB)
+    return Rates(CODECS, None if link_mb is None else link_mb * MB, cores, server_cpu=server)
+
+
+@pytest.mark.parametrize(
+    ("case", "given", "expected"),
+    [
+        ("20 Mbit/s office uplink: the best ratio pays", rates(2.5), {gzip(6)}),
+        ("100 Mbit/s: still link-bound, zlib 6 drains it soonest", rates(12.5), {gzip(6)}),
+        ("1 Gbit/s: ISA-L, zlib 6 would make the CPU the bottleneck", rates(125), ISAL),
+        ("a loopback-fast link: nothing to gain by shrinking bytes", rates(2000), {NONE}),
+        ("one core on 50 MB/s: a cheap ISA-L level", rates(50, cores=1), ISAL),
+        ("a server on these cores, busy with COPY: the cheapest codec", rates(125, server_mb=23), {NONE}),
+        ("the same server behind 20 Mbit/s: the link still rules", rates(2.5, server_mb=23), {gzip(6)}),
+    ],
+)
+def test_the_codec_that_finishes_soonest(case, given, expected):
+    decision = choose(given, default=gzip(1))
+
+    assert decision.codec in expected, case
+    assert decision.seconds_per_mb is not None and decision.seconds_per_mb > 0
+    assert "link" in decision.why
+
+
+def test_higher_ratio_as_the_link_gets_slower():
+    ratios = {c.codec: c.ratio for c in CODECS}
+    links = [2000, 500, 125, 50, 12.5, 2.5]
+
+    picked = [ratios[choose(rates(link), default=gzip(1)).codec] for link in links]
+
+    assert picked == sorted(picked)
+    assert picked[0] == 1.0 and picked[-1] == 4.0
+
+
+def test_before_any_upload_it_takes_the_default():
+    decision = choose(rates(None), default=gzip(1))
+
+    assert decision.codec == gzip(1) and decision.seconds_per_mb is None
+    assert decision.why == "no upload measured yet"
+
+
+def test_later_parts_keep_the_file_in_its_first_parts_format():
+    assert choose(rates(2000), default=gzip(1), family="gzip").codec in ISAL  # not none: one COPY reads them all
+    assert choose(rates(2.5), default=gzip(1), family="none").codec == NONE
+    assert choose(rates(None), default=gzip(1), family="none").codec == NONE
+
+
+def test_the_cheaper_codec_wins_a_near_tie():
+    close = Rates((_rate(gzip(1), 400, 3.30), _rate(gzip(3), 250, 3.35)), 125 * MB, 2)
+
+    assert choose(close, default=gzip(1)).codec == gzip(1)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def upload(meter: LinkMeter, clock: FakeClock, nbytes: int, mb_per_s: float) -> None:
+    with meter.put(nbytes):
+        clock.now += nbytes / (mb_per_s * MB)
+
+
+def test_a_link_that_slows_mid_load_moves_the_choice_to_a_higher_ratio():
+    clock = FakeClock()
+    meter = LinkMeter(clock)
+    for _ in range(10):  # 100 MB parts at 1 Gbit/s
+        upload(meter, clock, 100 * MB, 125)
+    fast = choose(Rates(CODECS, meter.rate, 2), default=gzip(1)).codec
+    assert meter.rate == pytest.approx(125 * MB)
+
+    upload(meter, clock, 20 * MB, 2.5)  # the link drops to 20 Mbit/s: 8 s on one part
+    slow = choose(Rates(CODECS, meter.rate, 2), default=gzip(1)).codec
+
+    assert fast in ISAL
+    assert slow == gzip(6)  # after the first slow part
+    upload(meter, clock, 20 * MB, 2.5)
+    assert meter.rate is not None and meter.rate < 5 * MB  # the old rate fades within seconds
+
+
+def test_parts_uploading_together_measure_the_link_not_each_upload():
+    """Four PUTs sharing a 10 MB/s link each see 2.5 MB/s; the link is 10 MB/s."""
+    clock = FakeClock()
+    meter = LinkMeter(clock)
+    contexts = [meter.put(10 * MB) for _ in range(4)]
+    for context in contexts:
+        context.__enter__()
+    clock.now += 4.0  # 40 MB in 4 s over the four of them
+    for context in contexts:
+        context.__exit__(None, None, None)
+
+    assert meter.rate == pytest.approx(10 * MB)
+
+
+def test_a_failed_upload_teaches_nothing():
+    clock = FakeClock()
+    meter = LinkMeter(clock)
+    with pytest.raises(OSError), meter.put(10 * MB):
+        clock.now += 100.0
+        raise OSError("reset")
+
+    assert meter.rate is None
+
+
+def test_codecs_are_measured_on_a_sample(tmp_path):
+    source = write_csv(tmp_path / "sample.csv", 0, 1, 20_000)
+    sample = source.path.read_bytes()[: 1 << 20]
+
+    measured = {r.codec: r for r in measure_codecs(sample, cc.candidates(isal=True))}
+
+    assert measured[NONE].ratio == 1.0 and measured[NONE].cpu_per_byte == 0.0
+    assert all(r.cpu_per_byte > 0 for c, r in measured.items() if c.gzip)
+    assert measured[gzip(6)].ratio > measured[gzip(1)].ratio > 1.5
+
+
+@pytest.mark.parametrize("level", [0, 1, 3, 6, 9])
+def test_every_level_auto_may_pick_writes_gzip(level):
+    data = b"id,name\n" + b"".join(b"%d,row %d\n" % (i, i) for i in range(5000))
+    packer = compressor(level)
+
+    assert gzip_module.decompress(packer.compress(data) + packer.flush()) == data
