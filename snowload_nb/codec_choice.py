@@ -3,8 +3,10 @@
 A load is a pipeline: cores compress while the link drains what they wrote. Per source byte, a
 codec costs CPU (compressing it, then sending 1/ratio staged bytes, and on a server sharing
 these cores its COPY too) spread over the cores that can work at once, and link time (1/ratio
-staged bytes at the link's rate). The slower of the two sets the pace, so a slow link pays for a
-higher ratio while a fast one favours the cheapest codec. Among codecs within `TIE` of the best,
+staged bytes at the link's rate). The slower of the two sets the pace, and the faster one is
+only partly hidden under it (a file is compressed before its upload starts, and a load of a few
+files overlaps little): so a slow link pays for a higher ratio while a fast one favours the
+cheapest codec. Among codecs within `TIE` of the best,
 the cheapest in CPU wins: it leaves the cores to the views, the caller and the server.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TIE = 0.03  # predicted times this close count as equal
+HIDDEN = 0.5  # how much of the faster of CPU and link time the slower one hides
 MB = 1_000_000
 
 
@@ -80,7 +83,8 @@ def predicted(rate: CodecRate, rates: Rates) -> float:
     staged = 1.0 / rate.ratio
     cpu = rate.cpu_per_byte + rates.send_cpu * staged + rates.server_cpu
     assert rates.link is not None
-    return max(cpu / max(rates.cores, 1.0), staged / rates.link)
+    compute, send = cpu / max(rates.cores, 1.0), staged / rates.link
+    return max(compute, send) + (1 - HIDDEN) * min(compute, send)
 
 
 def choose(rates: Rates, default: Codec, family: str | None = None) -> Decision:
@@ -98,10 +102,15 @@ def choose(rates: Rates, default: Codec, family: str | None = None) -> Decision:
     return Decision(pick.codec, times[pick.codec] * MB, _why(pick, rates, times[pick.codec]))
 
 
+def staged_time(rate: CodecRate, rates: Rates) -> float:
+    assert rates.link is not None
+    return 1.0 / rate.ratio / rates.link
+
+
 def _why(pick: CodecRate, rates: Rates, seconds: float) -> str:
     assert rates.link is not None
     cpu = (pick.cpu_per_byte + rates.send_cpu / pick.ratio + rates.server_cpu) / max(rates.cores, 1.0)
-    bound = "link" if seconds > cpu else "CPU"
+    bound = "link" if staged_time(pick, rates) > cpu else "CPU"
     speed = "" if pick.cpu_per_byte <= 0 else f", {1 / pick.cpu_per_byte / MB:,.0f} MB/s a core"
     return (
         f"link {rates.link / MB:,.1f} MB/s; ratio {pick.ratio:.2f}{speed}; "

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from . import compress
 from .codec_choice import MB, Codec, CodecRate, Rates, candidates, choose, gzip
-from .rates import CopyMeter, LinkMeter, measure_codecs
+from .rates import LinkMeter, measure_codecs
 
 if TYPE_CHECKING:
     from .result import LoadResult
 
 AUTO_DEFAULT = gzip(compress.DEFAULT_LEVEL)  # before any PUT has ended: today's balanced choice
-_SESSION: dict[Hashable, tuple[LinkMeter, CopyMeter]] = {}
+_SESSION: dict[Hashable, tuple[LinkMeter, LinkMeter]] = {}  # per server: uploads, COPYs
 _SESSION_LOCK = threading.Lock()
 
 
@@ -65,7 +65,7 @@ class CodecPicker:
         with _SESSION_LOCK:
             meters = _SESSION.get(server) if server is not None else None
             if meters is None:
-                meters = (LinkMeter(), CopyMeter())
+                meters = (LinkMeter(), LinkMeter())
                 if server is not None:
                     _SESSION[server] = meters
         self.link, self.copies = meters
@@ -91,7 +91,7 @@ class CodecPicker:
             link=self.link.rate,
             cores=self.cores,
             send_cpu=self.link.send_cpu,
-            server_cpu=self.copies.per_byte if self.local else 0.0,
+            server_cpu=self._server_cpu(),
         )
 
     def pick(self, index: int, part: int = 1, family: str | None = None) -> Codec:
@@ -114,9 +114,15 @@ class CodecPicker:
         """Around one PUT of `nbytes` staged bytes."""
         return self.link.put(nbytes)
 
-    def copied(self, source_bytes: int, seconds: float) -> None:
-        """A COPY of a file of `source_bytes` took `seconds`."""
-        self.copies.record(source_bytes, seconds)
+    def copying(self, source_bytes: int) -> contextlib.AbstractContextManager[None]:
+        """Around one COPY of a file of `source_bytes`."""
+        return self.copies.put(source_bytes)
+
+    def _server_cpu(self) -> float:
+        """CPU seconds per source byte a server on these cores spends loading it: its COPYs'
+        rate all together, taken as one core's work; nothing for a server elsewhere."""
+        rate = self.copies.rate if self.local else None
+        return 1.0 / rate if rate else 0.0
 
     def choices(self) -> dict[int, tuple[Codec, ...]]:
         """Per file index, the codec of each part, in order."""

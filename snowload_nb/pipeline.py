@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import CancelledError, Executor, Future
 from dataclasses import dataclass, field
@@ -477,10 +476,9 @@ def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
 
     def copy() -> CopyOutcome:
         with job.sessions.transaction(waiting=job.queued) as cursor:
-            started = time.perf_counter()
-            (outcome,) = commit_copies(cursor, [item], job.plan, job.model, job.cancel)
-            if job.plan.codecs is not None and outcome.state is FileState.LOADED:
-                job.plan.codecs.copied(job.source.size, time.perf_counter() - started)
+            codecs = job.plan.codecs
+            with codecs.copying(job.source.size) if codecs is not None else contextlib.nullcontext():
+                (outcome,) = commit_copies(cursor, [item], job.plan, job.model, job.cancel)
             return outcome
 
     try:

@@ -54,7 +54,8 @@ class Faded:
 
 
 class LinkMeter:
-    """The upload rate of one load's link, fed by every PUT; thread-safe."""
+    """The upload rate of one load's link, fed by every PUT; thread-safe. Fed by COPYs instead,
+    the rate at which a server on these cores loads source bytes, all COPYs together."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -107,22 +108,3 @@ class LinkMeter:
         """Our CPU seconds per staged byte in a PUT."""
         with self._lock:
             return self._cpu.rate() or 0.0
-
-
-class CopyMeter:
-    """Seconds per source byte of a COPY, for a server that shares this machine's cores."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._copies = Faded()  # seconds / source bytes, as amount=seconds, seconds=bytes
-
-    def record(self, source_bytes: int, seconds: float) -> None:
-        if source_bytes <= 0 or seconds <= 0:
-            return
-        with self._lock:
-            self._copies.add(seconds, source_bytes, 0.0)
-
-    @property
-    def per_byte(self) -> float:
-        with self._lock:
-            return self._copies.rate() or 0.0

@@ -1,4 +1,6 @@
 """A TCP proxy on loopback that can go away and come back: a dead server, as a client sees it.
+With `rate`, it is also a slow link: each direction drains through a token bucket of that many
+bytes per second, shared by every connection, as an office uplink is.
 
 `stop()` closes the listening socket and every open connection, so clients get resets and then
 refusals, exactly as when the server process dies; the data behind it survives for a re-run
@@ -10,13 +12,40 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
+
+
+class TokenBucket:
+    """`rate` bytes per second on average, with bursts of at most `burst` bytes; thread-safe.
+
+    A sender reserves its bytes at once (the balance may go negative) and then sleeps off its
+    debt, so senders are served in turn and together never exceed the rate.
+    """
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(rate * 0.02, 1 << 16)
+        self._tokens = self.burst
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self, nbytes: int) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate) - nbytes
+            self._last = now
+            debt = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if debt > 0:
+            time.sleep(debt)  # the link's pace, not a synchronisation
 
 
 class TcpProxy:
-    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, target_port: int, host: str = "127.0.0.1", rate: float | None = None) -> None:
         self.host = host
         self.target_port = target_port
         self.port = 0
+        # bytes per second each way; None: as fast as loopback
+        self._buckets = (TokenBucket(rate), TokenBucket(rate)) if rate else None
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -63,12 +92,15 @@ class TcpProxy:
                     upstream.close()
                     return
                 self._sockets.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), name="proxy-pipe", daemon=True).start()
+            for way, (source, sink) in enumerate(((client, upstream), (upstream, client))):
+                bucket = self._buckets[way] if self._buckets else None
+                threading.Thread(target=self._pipe, args=(source, sink, bucket), name="proxy-pipe", daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, bucket: TokenBucket | None) -> None:
         try:
             while data := source.recv(1 << 16):
+                if bucket is not None:
+                    bucket.take(len(data))
                 sink.sendall(data)
         except OSError:
             pass
