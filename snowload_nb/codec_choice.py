@@ -58,6 +58,7 @@ class CodecRate:
     codec: Codec
     cpu_per_byte: float
     ratio: float  # source bytes per staged byte, >= 1 for none
+    inflate_per_byte: float = 0.0  # CPU seconds per source byte to decompress it again
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Rates:
     cores: float  # compressions that can run at once: min(workers, CPUs)
     send_cpu: float = 0.0  # our CPU seconds per staged byte a PUT costs
     server_cpu: float = 0.0  # CPU seconds per source byte a server on these cores spends on COPY
+    local: bool = False  # the server shares these cores: its decompressing is their work too
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class Decision:
 def predicted(rate: CodecRate, rates: Rates) -> float:
     """Seconds per source byte the load would take with this codec: CPU or link, the slower."""
     staged = 1.0 / rate.ratio
-    cpu = rate.cpu_per_byte + rates.send_cpu * staged + rates.server_cpu
+    cpu = _cpu(rate, rates)
     assert rates.link is not None
     compute, send = cpu / max(rates.cores, 1.0), staged / rates.link
     return max(compute, send) + (1 - HIDDEN) * min(compute, send)
@@ -102,6 +104,12 @@ def choose(rates: Rates, default: Codec, family: str | None = None) -> Decision:
     return Decision(pick.codec, times[pick.codec] * MB, _why(pick, rates, times[pick.codec]))
 
 
+def _cpu(rate: CodecRate, rates: Rates) -> float:
+    """CPU seconds per source byte on these cores: compress, send, and a local server's share."""
+    server = rates.server_cpu + rate.inflate_per_byte if rates.local else 0.0
+    return rate.cpu_per_byte + rates.send_cpu / rate.ratio + server
+
+
 def staged_time(rate: CodecRate, rates: Rates) -> float:
     assert rates.link is not None
     return 1.0 / rate.ratio / rates.link
@@ -109,7 +117,7 @@ def staged_time(rate: CodecRate, rates: Rates) -> float:
 
 def _why(pick: CodecRate, rates: Rates, seconds: float) -> str:
     assert rates.link is not None
-    cpu = (pick.cpu_per_byte + rates.send_cpu / pick.ratio + rates.server_cpu) / max(rates.cores, 1.0)
+    cpu = _cpu(pick, rates) / max(rates.cores, 1.0)
     bound = "link" if staged_time(pick, rates) > cpu else "CPU"
     speed = "" if pick.cpu_per_byte <= 0 else f", {1 / pick.cpu_per_byte / MB:,.0f} MB/s a core"
     return (

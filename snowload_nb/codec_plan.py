@@ -90,8 +90,9 @@ class CodecPicker:
             codecs=self._codecs or (),
             link=self.link.rate,
             cores=self.cores,
-            send_cpu=self.link.send_cpu,
+            # Our CPU in a PUT is mostly its fixed cost (about 10 ms here), not per byte: not counted.
             server_cpu=self._server_cpu(),
+            local=self.local,
         )
 
     def pick(self, index: int, part: int = 1, family: str | None = None) -> Codec:

@@ -13,12 +13,16 @@ import contextlib
 import math
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 
 from .codec_choice import Codec, CodecRate
 from .compress import compressor
 
+_GZIP = 31  # zlib's wbits for a gzip stream
 FADE_SECONDS = 4.0  # busy upload seconds over which an old measurement fades to 1/e
+SIZES_APART = 0.2  # PUT sizes must spread this much (standard deviation / mean) to tell the fixed cost
+UNSEEN = 10.0  # how much faster than all time over all bytes a link is taken to be when bytes cost no time
 
 
 def measure_codecs(sample: bytes, codecs: tuple[Codec, ...]) -> tuple[CodecRate, ...]:
@@ -31,9 +35,12 @@ def measure_codecs(sample: bytes, codecs: tuple[Codec, ...]) -> tuple[CodecRate,
         assert codec.level is not None
         started = time.thread_time()
         packer = compressor(codec.level)
-        staged = len(packer.compress(sample)) + len(packer.flush())
+        packed = packer.compress(sample) + packer.flush()
         seconds = max(time.thread_time() - started, 1e-9)
-        rates.append(CodecRate(codec, seconds / len(sample), len(sample) / max(staged, 1)))
+        started = time.thread_time()
+        zlib.decompress(packed, _GZIP)
+        inflate = time.thread_time() - started
+        rates.append(CodecRate(codec, seconds / len(sample), len(sample) / max(len(packed), 1), inflate / len(sample)))
     return tuple(rates)
 
 
@@ -55,7 +62,13 @@ class Faded:
 
 class LinkMeter:
     """The upload rate of one load's link, fed by every PUT; thread-safe. Fed by COPYs instead,
-    the rate at which a server on these cores loads source bytes, all COPYs together."""
+    the rate at which a server on these cores loads source bytes, all COPYs together.
+
+    A PUT's time is a fixed cost (round trips, the server's bookkeeping) plus its bytes over the
+    link's share it got. Only the second depends on the codec, so the rate is the slope of time
+    over bytes across PUTs of different sizes (all time over all bytes while they are alike),
+    times how many PUTs were in flight on average.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -63,33 +76,34 @@ class LinkMeter:
         self._in_flight = 0
         self._last = 0.0
         self._busy = 0.0  # busy seconds since the last PUT ended
-        self._link = Faded()  # staged bytes / busy seconds
-        self._cpu = Faded()  # our CPU seconds / staged bytes, as amount=cpu, seconds=bytes
+        self._sums = [0.0] * 5  # faded: PUTs, bytes, seconds, bytes², bytes x seconds
+        self._overlap = Faded()  # PUT seconds / busy seconds: PUTs in flight on average
 
     @contextlib.contextmanager
     def put(self, nbytes: int) -> Iterator[None]:
         """Around one PUT of `nbytes` staged bytes; a PUT that raises teaches nothing."""
-        cpu = time.thread_time()
         with self._lock:
             self._tick()
             self._in_flight += 1
+            started = self._last
         ok = False
         try:
             yield
             ok = True
         finally:
-            spent = time.thread_time() - cpu
             with self._lock:
                 self._tick()
                 self._in_flight -= 1
                 if ok:
-                    self.record(nbytes, spent)
+                    self._record(nbytes, self._last - started)
 
-    def record(self, nbytes: int, cpu_seconds: float) -> None:
-        """Lock held: a PUT of `nbytes` ended; credit it with the busy time since the last one ended."""
+    def _record(self, nbytes: int, seconds: float) -> None:
+        """Lock held: a PUT of `nbytes` took `seconds`; older PUTs fade with the busy time since."""
         busy, self._busy = self._busy, 0.0
-        self._link.add(nbytes, busy, busy)
-        self._cpu.add(cpu_seconds, nbytes, busy)
+        keep = math.exp(-busy / FADE_SECONDS)
+        x, y = float(nbytes), seconds
+        self._sums = [total * keep + term for total, term in zip(self._sums, (1.0, x, y, x * x, x * y), strict=True)]
+        self._overlap.add(seconds, busy, busy)
 
     def _tick(self) -> None:
         now = self._clock()
@@ -101,10 +115,17 @@ class LinkMeter:
     def rate(self) -> float | None:
         """Staged bytes per second over all PUTs together; None before one ended."""
         with self._lock:
-            return self._link.rate()
-
-    @property
-    def send_cpu(self) -> float:
-        """Our CPU seconds per staged byte in a PUT."""
-        with self._lock:
-            return self._cpu.rate() or 0.0
+            n, sx, sy, sxx, sxy = self._sums
+            overlap = max(self._overlap.rate() or 1.0, 1.0)
+        if n <= 0 or sx <= 0 or sy <= 0:
+            return None
+        mean_x, mean_y = sx / n, sy / n
+        spread, together = sxx / n - mean_x**2, sxy / n - mean_x * mean_y
+        per_byte = mean_y / mean_x  # sizes alike: the fixed cost cannot be told apart
+        if spread > (SIZES_APART * mean_x) ** 2:
+            slope = together / spread
+            if slope <= 0:  # bigger PUTs took no longer: the link is far faster than their fixed cost
+                per_byte /= UNSEEN
+            elif mean_y - slope * mean_x >= 0:
+                per_byte = slope
+        return overlap / per_byte

@@ -1,0 +1,67 @@
+"""compression="auto" through a slow link and a fast one, and re-runs across codecs: every load
+checked by value in the table, every choice read from the result and the views."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import pytest
+from conftest import connect_with, expected_facts, table_facts
+from tcp_proxy import TcpProxy
+
+import snowload_nb as sl
+from snowload_nb import sql
+from snowload_nb.demo import DEMO_COLUMNS, write_csv
+
+SLOW = 1_000_000  # bytes per second each way: 8 Mbit/s
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Eight CSVs of 0.6 to 2.3 MB: the first uploads measure the link for the later files, and
+    their different sizes tell a PUT's fixed cost from its bytes' time."""
+    folder = tmp_path_factory.mktemp("auto")
+    rows = [40_000, 10_000, 30_000, 15_000, 25_000, 10_000, 35_000, 20_000]
+    first = [1 + sum(rows[:n]) for n in range(len(rows))]
+    return [write_csv(folder / f"f{n}.csv", n, first[n], count) for n, count in enumerate(rows)]
+
+
+@contextlib.contextmanager
+def link(server, rate: float | None):
+    """The embedded server behind a proxy of its own (a new link, as the session knows links)."""
+    proxy = TcpProxy(server.port, rate=rate).start()
+    kwargs = server.connect_kwargs() | {"port": proxy.port}
+    conn = connect_with(kwargs)
+    try:
+        yield conn, lambda: connect_with(kwargs)
+    finally:
+        conn.close()
+        proxy.stop()
+
+
+def ratio(result: sl.LoadResult) -> float:
+    return sum(f.source_bytes for f in result.files) / sum(f.staged_bytes for f in result.files)
+
+
+def test_a_slow_link_gets_a_higher_ratio_than_a_fast_one_and_both_load_exactly(conn, server, files, capsys):
+    paths = [str(f.path) for f in files]
+    results = {}
+    for name, rate in (("fast", None), ("slow", SLOW)):
+        table = f"AUTO_{name.upper()}_{os.getpid()}"
+        conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
+        with link(server, rate) as (through, connect):
+            results[name] = sl.Loader(through, table, progress="log", workers=2, connect=connect).load(paths)
+        assert results[name].ok
+        assert table_facts(conn, table) == expected_facts(files)
+
+    fast, slow = results["fast"], results["slow"]
+    assert ratio(slow) > ratio(fast)
+    assert max(f.compression_level or 0 for f in slow.files) > max(f.compression_level or 0 for f in fast.files)
+    assert all(f.codec in ("gzip", "none") for f in fast.files + slow.files)
+    assert slow.compression is not None and slow.compression.startswith("auto: ")
+    assert "link" in slow.compression and "MB/s" in slow.compression
+    log = capsys.readouterr().err
+    assert f"snowload compression {slow.compression.split(' (')[0]} (link" in log  # the choice and why, as it changed
+    print(fast.compression, [(f.codec, f.compression_level) for f in fast.files], ratio(fast))
+    print(slow.compression, [(f.codec, f.compression_level) for f in slow.files], ratio(slow))
