@@ -9,6 +9,7 @@ time since, so a link that slows mid-load is seen within a few seconds of upload
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import threading
@@ -22,7 +23,8 @@ from .compress import compressor
 _GZIP = 31  # zlib's wbits for a gzip stream
 FADE_SECONDS = 4.0  # busy upload seconds over which an old measurement fades to 1/e
 SIZES_APART = 0.2  # PUT sizes must spread this much (standard deviation / mean) to tell the fixed cost
-UNSEEN = 10.0  # how much faster than all time over all bytes a link is taken to be when bytes cost no time
+UNSEEN = 10.0  # at most this share of PUT time is put down to bytes when the fixed cost seems all of it
+RECENT = 8  # PUTs whose quickest bounds the fixed cost
 
 
 def measure_codecs(sample: bytes, codecs: tuple[Codec, ...]) -> tuple[CodecRate, ...]:
@@ -66,8 +68,8 @@ class LinkMeter:
 
     A PUT's time is a fixed cost (round trips, the server's bookkeeping) plus its bytes over the
     link's share it got. Only the second depends on the codec, so the rate is the slope of time
-    over bytes across PUTs of different sizes (all time over all bytes while they are alike),
-    times how many PUTs were in flight on average.
+    over bytes across PUTs of different sizes (all time over all bytes while they are alike:
+    the cautious reading, which favours compressing), times how many PUTs were in flight on average.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -78,6 +80,7 @@ class LinkMeter:
         self._busy = 0.0  # busy seconds since the last PUT ended
         self._sums = [0.0] * 5  # faded: PUTs, bytes, seconds, bytes², bytes x seconds
         self._overlap = Faded()  # PUT seconds / busy seconds: PUTs in flight on average
+        self._recent: collections.deque[float] = collections.deque(maxlen=RECENT)  # seconds of the last PUTs
 
     @contextlib.contextmanager
     def put(self, nbytes: int) -> Iterator[None]:
@@ -104,6 +107,7 @@ class LinkMeter:
         x, y = float(nbytes), seconds
         self._sums = [total * keep + term for total, term in zip(self._sums, (1.0, x, y, x * x, x * y), strict=True)]
         self._overlap.add(seconds, busy, busy)
+        self._recent.append(seconds)
 
     def _tick(self) -> None:
         now = self._clock()
@@ -117,15 +121,16 @@ class LinkMeter:
         with self._lock:
             n, sx, sy, sxx, sxy = self._sums
             overlap = max(self._overlap.rate() or 1.0, 1.0)
+            fixed = min(self._recent, default=0.0)
         if n <= 0 or sx <= 0 or sy <= 0:
             return None
         mean_x, mean_y = sx / n, sy / n
         spread, together = sxx / n - mean_x**2, sxy / n - mean_x * mean_y
-        per_byte = mean_y / mean_x  # sizes alike: the fixed cost cannot be told apart
+        per_byte = mean_y / mean_x  # sizes alike: all of the time is put down to the bytes
         if spread > (SIZES_APART * mean_x) ** 2:
             slope = together / spread
-            if slope <= 0:  # bigger PUTs took no longer: the link is far faster than their fixed cost
-                per_byte /= UNSEEN
-            elif mean_y - slope * mean_x >= 0:
-                per_byte = slope
+            # Time growing with bytes from a fixed cost of at least nothing: the slope. Otherwise
+            # (noise, or the link changed) the quickest recent PUT bounds the fixed cost.
+            fits = slope > 0 and mean_y - slope * mean_x >= 0
+            per_byte = slope if fits else max(sy - n * fixed, sy / UNSEEN) / sx
         return overlap / per_byte
