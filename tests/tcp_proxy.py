@@ -46,6 +46,7 @@ class TcpProxy:
         self.port = 0
         # bytes per second each way; None: as fast as loopback
         self._buckets = (TokenBucket(rate), TokenBucket(rate)) if rate else None
+        self.sent = [0, 0]  # bytes passed on: client to server, server to client
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()

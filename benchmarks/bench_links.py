@@ -1,0 +1,227 @@
+"""Compression on simulated links: each fixed choice and `compression="auto"`, side by side.
+
+Run from the repository root: `.venv/bin/python benchmarks/bench_links.py [--repetitions N] [--runs N]`.
+
+The embedded server runs in a process of its own, behind a throttling TCP proxy on loopback
+(tests/tcp_proxy.py: a token bucket each way, shared by every connection, as an uplink is) at
+20 Mbit/s, 100 Mbit/s, 1 Gbit/s, and unthrottled. Per link, every case loads the same CSV files
+into a fresh table (checked by value: count and sum of ids), in a balanced order each repetition,
+each through a new proxy, so `auto` starts every load knowing nothing of the link. Reported: the
+median seconds of each case, the bytes the client sent through the proxy, and auto's choices.
+
+While each load runs in the background (`Loader.start`), the calling thread plays a notebook cell
+every 50 ms (a short sleep, then a little Python) and records how late it answers: the worst
+delay is the responsiveness figure (issue 16, item 4: within 0.5 s).
+
+Each run is a process of its own with its own server; there are `--runs` of them (2 by default).
+Writes its own section of RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import (
+    BenchmarkError,
+    command_line,
+    machine_description,
+    replace_titled_section,
+    round_order,
+    server_process,
+    yes,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from tcp_proxy import TcpProxy  # the test suite's proxy: one throttle for both
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+TITLE = "## Compression on simulated links"
+SIZES_MB = (8, 6, 5, 5, 4, 4)
+WORKERS = 4
+LINKS = {"20 Mbit/s": 20e6 / 8, "100 Mbit/s": 100e6 / 8, "1 Gbit/s": 1e9 / 8, "unthrottled": None}
+CASES = {  # name: Loader options
+    "none": {"compression": "none"},
+    "ISA-L 0": {"compression": "gzip", "compression_level": 0},
+    "ISA-L 1 (old default)": {"compression": "gzip", "compression_level": 1},
+    "ISA-L 2": {"compression": "gzip", "compression_level": 2},
+    "ISA-L 3": {"compression": "gzip", "compression_level": 3},
+    "auto": {"compression": "auto"},
+}
+OLD_DEFAULT = "ISA-L 1 (old default)"
+CELL_EVERY = 0.05  # s between the calling thread's cells during a load
+PACKAGES = ("snowflake-connector-python", "fakesnow", "duckdb", "isal", "snowload_nb")
+
+
+def one_run(repetitions: int) -> dict[str, Any]:
+    """Per link and case: seconds, bytes sent, worst cell delay, and auto's choices."""
+    import snowload_nb as sl
+    from snowload_nb import sql
+    from snowload_nb.demo import DEMO_COLUMNS, generate_files
+    from snowload_nb.local import embedded_session
+
+    out: dict[str, Any] = {"load": os.getloadavg(), "links": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-links-") as folder, server_process() as kwargs:
+        files = generate_files(Path(folder), [mb * 1_000_000 for mb in SIZES_MB])
+        paths = [str(f.path) for f in files]
+        expected = (sum(f.rows for f in files), sum(f.id_sum for f in files))
+        setup = embedded_session(kwargs)
+        number = 0
+        for link, rate in LINKS.items():
+            cases: dict[str, dict[str, list[Any]]] = {
+                c: {"s": [], "sent": [], "delay": [], "codecs": []} for c in CASES
+            }
+            for repetition in range(repetitions):
+                for case in round_order(list(CASES), repetition):
+                    number += 1
+                    table = sql.QualifiedName.parse(f"LINK_{number}")
+                    setup.cursor().execute(sql.create_table(table, DEMO_COLUMNS))
+                    proxy = TcpProxy(kwargs["port"], rate=rate).start()
+                    through = kwargs | {"port": proxy.port}
+                    conn = embedded_session(through)
+                    try:
+                        loader = sl.Loader(
+                            conn,
+                            str(table),
+                            workers=WORKERS,
+                            progress="none",
+                            connect=lambda through=through: embedded_session(through),
+                            **CASES[case],
+                        )
+                        started = time.perf_counter()
+                        job = loader.start(paths)
+                        delay = _cells_until(job.done)
+                        result = job.result()
+                        seconds = time.perf_counter() - started
+                    finally:
+                        conn.close()
+                        proxy.stop()
+                    found = setup.cursor().execute(f'SELECT COUNT(*), SUM("ID") FROM {table.sql}').fetchone()
+                    if not result.ok or (int(found[0]), int(found[1] or 0)) != expected:
+                        raise BenchmarkError(f"{link} {case}: {result.summary()}; table holds {found}")
+                    setup.cursor().execute(f"DROP TABLE {table.sql}")
+                    entry = cases[case]
+                    entry["s"].append(seconds)
+                    entry["sent"].append(proxy.sent[0])
+                    entry["delay"].append(delay)
+                    entry["codecs"].append(sorted({f"{f.codec} {f.compression_level}" for f in result.files}))
+            out["links"][link] = cases
+    out["load_after"] = os.getloadavg()
+    return out
+
+
+def _cells_until(done: Any) -> float:
+    """Play a notebook cell every CELL_EVERY s until `done()`: the worst delay past its time."""
+    worst = 0.0
+    while not done():
+        due = time.perf_counter() + CELL_EVERY
+        time.sleep(CELL_EVERY)
+        sum(range(20_000))  # the cell's own work: about a millisecond
+        worst = max(worst, time.perf_counter() - due)
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repetitions", type=int, default=2, help="loads of each case per link per run (default 2)")
+    parser.add_argument("--runs", type=int, default=2, help="runs, each a process with its own server (default 2)")
+    parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(given)
+    if args.one_run:
+        print(json.dumps(one_run(args.repetitions)))
+        return 0
+    runs = []
+    for _ in range(args.runs):
+        done = subprocess.run(
+            [sys.executable, __file__, "--one-run", "--repetitions", str(args.repetitions)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise BenchmarkError(done.stderr[-2000:])
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    section = _section(runs, command_line(__file__, given))
+    print(section)
+    RESULTS.write_text(replace_titled_section(RESULTS.read_text() if RESULTS.exists() else "", TITLE, section))
+    return 0
+
+
+def _median(run: dict[str, Any], link: str, case: str) -> float:
+    return statistics.median(run["links"][link][case]["s"])
+
+
+def _section(runs: list[dict[str, Any]], command: str) -> str:
+    fixed = [c for c in CASES if c != "auto"]
+    lines = [
+        TITLE,
+        "",
+        f"`{command}` — {len(SIZES_MB)} CSV files ({sum(SIZES_MB)} MB), {WORKERS} workers, "
+        '`progress="none"`, the server in its own process behind a token-bucket proxy on loopback; '
+        "each load checked by value. Seconds are medians over the repetitions of one run; "
+        "MB sent is what the client sent through the proxy (PUTs and statements).",
+        "",
+        *(f"- {line}" for line in machine_description(PACKAGES)),
+        *(
+            f"- Run {n} load average (1, 5, 15 min; 2 cores shared with other agents): "
+            f"{', '.join(f'{x:.1f}' for x in run['load'])} before, "
+            f"{', '.join(f'{x:.1f}' for x in run['load_after'])} after"
+            for n, run in enumerate(runs, 1)
+        ),
+        "",
+        "| link | run | " + " | ".join(CASES) + " | auto / best fixed | auto / ISA-L 1 | auto chose |",
+        "|---|---:|" + "---:|" * len(CASES) + "---:|---:|---|",
+    ]
+    verdicts: dict[str, list[bool]] = {"best": [], "slow": [], "fast": []}
+    for link in LINKS:
+        for n, run in enumerate(runs, 1):
+            cells = []
+            for case in CASES:
+                entry = run["links"][link][case]
+                cells.append(f"{_median(run, link, case):.2f} s, {statistics.median(entry['sent']) / 1e6:.1f} MB")
+            auto = _median(run, link, "auto")
+            best = min(_median(run, link, c) for c in fixed)
+            old = _median(run, link, OLD_DEFAULT)
+            chose = "; ".join(sorted({", ".join(c) for c in run["links"][link]["auto"]["codecs"]}))
+            lines.append(f"| {link} | {n} | {' | '.join(cells)} | {auto / best:.2f} | {auto / old:.2f} | {chose} |")
+            verdicts["best"].append(auto <= best * 1.05)
+            if link == "20 Mbit/s":
+                verdicts["slow"].append(auto <= old * 0.85)
+            if link == "unthrottled":
+                verdicts["fast"].append(auto <= _median(run, link, "none"))
+    spreads = []
+    for link in LINKS:
+        for case in CASES:
+            medians = [_median(run, link, case) for run in runs]
+            spreads.append((max(medians) - min(medians)) / statistics.median(medians))
+    delays = [max(max(e["delay"]) for e in run["links"][link].values()) for run in runs for link in LINKS]
+    lines += [
+        "",
+        f"Spread between the runs' medians, per link and case: median {statistics.median(spreads):.0%}, "
+        f"largest {max(spreads):.0%}.",
+        "",
+        "Targets (issue 16), per run:",
+        f"- auto within 5% of the best fixed choice on every link: {yes(all(verdicts['best']))} "
+        f"({sum(verdicts['best'])} of {len(verdicts['best'])} link-runs)",
+        f"- on 20 Mbit/s auto at least 15% faster than ISA-L 1: {yes(all(verdicts['slow']))}",
+        f"- unthrottled auto at least as fast as none: {yes(all(verdicts['fast']))}",
+        f"- a notebook cell during a background load answers within 0.5 s: {yes(max(delays) <= 0.5)} "
+        f"(worst delay over every load, every run: {max(delays):.3f} s)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchmarkError as exc:
+        print(f"bench_links: {exc}", file=sys.stderr)
+        sys.exit(1)
