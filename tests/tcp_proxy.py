@@ -95,14 +95,18 @@ class TcpProxy:
                 self._sockets.update((client, upstream))
             for way, (source, sink) in enumerate(((client, upstream), (upstream, client))):
                 bucket = self._buckets[way] if self._buckets else None
-                threading.Thread(target=self._pipe, args=(source, sink, bucket), name="proxy-pipe", daemon=True).start()
+                threading.Thread(
+                    target=self._pipe, args=(source, sink, bucket, way), name="proxy-pipe", daemon=True
+                ).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket, bucket: TokenBucket | None) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, bucket: TokenBucket | None, way: int) -> None:
         try:
             while data := source.recv(1 << 16):
                 if bucket is not None:
                     bucket.take(len(data))
                 sink.sendall(data)
+                with self._lock:
+                    self.sent[way] += len(data)
         except OSError:
             pass
         finally:
