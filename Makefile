@@ -93,13 +93,14 @@ e2e: $(VENV)/.installed-e2e
 	timeout --kill-after=30 900 $(BIN)/python -m pytest e2e -q
 
 # The benchmarks write benchmarks/RESULTS.md (each its own section; bench_load.py rewrites the file,
-# so it runs first); about 17 minutes in all.
+# so it runs first); about 30 minutes in all (bench_links.py: about 12).
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_dataframe.py
 	$(BIN)/python benchmarks/bench_embedded.py
 	$(BIN)/python benchmarks/bench_faults.py
 	$(BIN)/python benchmarks/bench_rerun.py
+	$(BIN)/python benchmarks/bench_links.py
 
 clean:
 	rm -rf $(VENV) $(KERNEL6) $(CONNECTOR5) $(LOWEST) .pytest_cache .ruff_cache .hypothesis

@@ -4,6 +4,7 @@ a link that slows mid-load, and the measurements that feed it."""
 from __future__ import annotations
 
 import gzip as gzip_module
+import io
 
 import pytest
 
@@ -11,6 +12,7 @@ from snowload_nb import codec_choice as cc
 from snowload_nb.codec_choice import NONE, CodecRate, Rates, choose, gzip
 from snowload_nb.compress import compressor
 from snowload_nb.demo import write_csv
+from snowload_nb.parts import split_csv
 from snowload_nb.rates import LinkMeter, measure_codecs
 
 MB = 1_000_000
@@ -177,3 +179,22 @@ def test_every_level_auto_may_pick_writes_gzip(level):
     packer = compressor(level)
 
     assert gzip_module.decompress(packer.compress(data) + packer.flush()) == data
+
+
+def test_each_part_after_the_first_is_compressed_at_the_level_chosen_for_it(tmp_path):
+    """Auto may raise the level mid-file as the link slows: every part is still whole gzip CSV."""
+    data = b"id,name\n" + b"".join(b'%d,"row, %d"\n' % (i, i) for i in range(60_000))
+    asked = []
+
+    def part_level(number: int) -> int:
+        asked.append(number)
+        return 6 if number % 2 else 0
+
+    parts = list(
+        split_csv(io.BytesIO(data), tmp_path, "x", part_size=20_000, level=1, part_level=part_level, chunk_size=8192)
+    )
+
+    assert len(parts) > 3 and asked == [p.number for p in parts[1:]]
+    rows = [gzip_module.decompress(p.path.read_bytes()).split(b"\n", 1) for p in parts]
+    assert all(header == b"id,name" for header, _ in rows)
+    assert b"id,name\n" + b"".join(body for _, body in rows) == data
