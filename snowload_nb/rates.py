@@ -1,7 +1,8 @@
 """The rates `codec_choice` needs, measured while the load runs.
 
-Codec speed and ratio come from compressing the first megabyte of a file with each candidate
-(CPU time of this thread, so other processes' load does not read as a slow codec). The link's
+Codec speed and ratio come from compressing the first megabyte of a file with each candidate,
+timed by the wall clock: on a machine whose cores other processes share, a codec is as slow as
+it runs there (timed by CPU time, zlib 6 looked cheap on 2 busy cores and lost to ISA-L 3). The link's
 rate comes from the PUTs themselves: staged bytes over the time any PUT was in flight, so four
 PUTs sharing a link count as the link, not as four links. Older measurements fade with the busy
 time since, so a link that slows mid-load is seen within a few seconds of uploading.
@@ -28,20 +29,20 @@ RECENT = 8  # PUTs whose quickest bounds the fixed cost
 
 
 def measure_codecs(sample: bytes, codecs: tuple[Codec, ...]) -> tuple[CodecRate, ...]:
-    """Compress `sample` with each codec once: CPU seconds per byte and the ratio."""
+    """Compress `sample` with each codec once: seconds per byte on one core, and the ratio."""
     rates = []
     for codec in codecs:
         if not codec.gzip or not sample:
             rates.append(CodecRate(codec, 0.0, 1.0))
             continue
         assert codec.level is not None
-        started = time.thread_time()
+        started = time.perf_counter()
         packer = compressor(codec.level)
         packed = packer.compress(sample) + packer.flush()
-        seconds = max(time.thread_time() - started, 1e-9)
-        started = time.thread_time()
+        seconds = max(time.perf_counter() - started, 1e-9)
+        started = time.perf_counter()
         zlib.decompress(packed, _GZIP)
-        inflate = time.thread_time() - started
+        inflate = time.perf_counter() - started
         rates.append(CodecRate(codec, seconds / len(sample), len(sample) / max(len(packed), 1), inflate / len(sample)))
     return tuple(rates)
 
