@@ -1,7 +1,7 @@
 """One load's compression: a forced codec, or auto's choice per part from the rates measured so far.
 
 Created with the load's plan and shared by its workers (and any other path that stages parts):
-`pick` says how to stage a part, `uploading` and `copied` feed it the PUT and COPY timings, and
+`pick` says how to stage a part, `uploading` and `copying` time the PUTs and COPYs for it, and
 it remembers per file what it chose, for the result. A connection's link rates outlive the load
 (per server, for this Python session), so the next load starts from what the last one measured.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import compress
-from .codec_choice import MB, Codec, CodecRate, Rates, candidates, choose, gzip
+from .codec_choice import Codec, CodecRate, Rates, candidates, choose, gzip
 from .rates import LinkMeter, measure_codecs
 
 if TYPE_CHECKING:
@@ -130,17 +130,9 @@ class CodecPicker:
         with self._lock:
             return {index: tuple(codecs) for index, codecs in self._choices.items()}
 
-    def label(self, codec: Codec) -> str:
-        return codec.label(self._isal)
-
     def _forced_note(self) -> str:
         assert self.forced is not None
         return f"{self.forced.label(self._isal)} (forced by compression=)"
-
-    def measured(self) -> str:
-        """The rates behind the choices, in words: for the end of a load."""
-        link = self.link.rate
-        return "no upload measured" if link is None else f"link {link / MB:,.1f} MB/s"
 
 
 def is_loopback(host: str) -> bool:
