@@ -89,10 +89,11 @@ def predicted(rate: CodecRate, rates: Rates) -> float:
     return max(compute, send) + (1 - HIDDEN) * min(compute, send)
 
 
-def choose(rates: Rates, default: Codec, family: str | None = None) -> Decision:
+def choose(rates: Rates, default: Codec, family: str | None = None, in_kb: bool = False) -> Decision:
     """The codec that finishes soonest; `family` ("none" or "gzip") keeps a file's later parts
     in the format its first part set (one COPY reads them all). Without a measured link (no PUT
-    has ended yet) or codec rates, `default`."""
+    has ended yet) or codec rates, `default`. `in_kb`: the why says rates in kB/s, as every view
+    of a load under a megabyte says its sizes in kB."""
     pool = [r for r in rates.codecs if family is None or r.codec.name == family]
     if rates.link is None or rates.link <= 0 or not pool:
         fallback = default if family in (None, default.name) else (NONE if family == "none" else gzip(1))
@@ -101,7 +102,7 @@ def choose(rates: Rates, default: Codec, family: str | None = None) -> Decision:
     best = min(times.values())
     close = [r for r in pool if times[r.codec] <= best * (1 + TIE)]
     pick = min(close, key=lambda r: (r.cpu_per_byte, -r.ratio))
-    return Decision(pick.codec, times[pick.codec] * MB, _why(pick, rates, times[pick.codec]))
+    return Decision(pick.codec, times[pick.codec] * MB, _why(pick, rates, times[pick.codec], in_kb))
 
 
 def _cpu(rate: CodecRate, rates: Rates) -> float:
@@ -115,12 +116,20 @@ def staged_time(rate: CodecRate, rates: Rates) -> float:
     return 1.0 / rate.ratio / rates.link
 
 
-def _why(pick: CodecRate, rates: Rates, seconds: float) -> str:
+def _why(pick: CodecRate, rates: Rates, seconds: float, in_kb: bool) -> str:
+    """The rates behind a choice, in the units their size calls for (a load of tiny files
+    measures kB/s, and its views never say MB)."""
     assert rates.link is not None
     cpu = _cpu(pick, rates) / max(rates.cores, 1.0)
     bound = "link" if staged_time(pick, rates) > cpu else "CPU"
-    speed = "" if pick.cpu_per_byte <= 0 else f", {1 / pick.cpu_per_byte / MB:,.0f} MB/s a core"
-    return (
-        f"link {rates.link / MB:,.1f} MB/s; ratio {pick.ratio:.2f}{speed}; "
-        f"{bound}-bound at {1 / seconds / MB:,.1f} MB/s of source"
-    )
+    pace = per_second(1 / seconds, in_kb)
+    return f"link {per_second(rates.link, in_kb)}; ratio {pick.ratio:.2f}; {bound}-bound at {pace} of source"
+
+
+def per_second(rate: float, in_kb: bool = False) -> str:
+    if in_kb:
+        return f"{rate / 1e3:,.1f} kB/s"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if rate >= size:
+            return f"{rate / size:,.1f} {unit}/s"
+    return f"{rate:,.0f} B/s"

@@ -51,9 +51,11 @@ class CodecPicker:
         workers: int,
         server: Hashable | None = None,
         local: bool = False,
+        small: bool = False,
         on_change: Callable[[str], None] = lambda note: None,
     ) -> None:
         self.forced = forced
+        self.small = small  # a load under a megabyte: its views say kB, and so does the why
         self.cores = max(1, min(workers, available_cores()))
         self.local = local
         self._on_change = on_change
@@ -100,7 +102,7 @@ class CodecPicker:
         if self.forced is not None:
             codec = self.forced
         else:
-            decision = choose(self.rates(), AUTO_DEFAULT, family)
+            decision = choose(self.rates(), AUTO_DEFAULT, family, in_kb=self.small)
             codec = decision.codec
             note = f"auto: {codec.label(self._isal)} ({decision.why})"
         with self._lock:

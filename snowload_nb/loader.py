@@ -724,6 +724,7 @@ def _codec_picker(loader: Loader, model: ProgressModel) -> CodecPicker:
         model.compression = note
 
     local = address is not None and is_loopback(address[0])
-    picker = CodecPicker(forced, workers=loader.workers, server=address, local=local, on_change=show)
+    small = model.snapshot().bytes_total < 1_000_000  # its views say kB: so does the choice's why
+    picker = CodecPicker(forced, workers=loader.workers, server=address, local=local, small=small, on_change=show)
     show(picker.note)
     return picker

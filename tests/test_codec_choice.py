@@ -198,3 +198,8 @@ def test_each_part_after_the_first_is_compressed_at_the_level_chosen_for_it(tmp_
     rows = [gzip_module.decompress(p.path.read_bytes()).split(b"\n", 1) for p in parts]
     assert all(header == b"id,name" for header, _ in rows)
     assert b"id,name\n" + b"".join(body for _, body in rows) == data
+
+
+def test_the_why_of_a_load_under_a_megabyte_says_kb_as_its_views_do():
+    assert "link 2,500.0 kB/s;" in choose(rates(2.5), default=gzip(1), in_kb=True).why
+    assert "link 2.5 MB/s;" in choose(rates(2.5), default=gzip(1)).why
