@@ -231,7 +231,7 @@ def _null_timestamps_as_nulls(to_sf: Callable[..., Any]) -> Callable[..., Any]:
 
 def listening_socket(port: int = 0) -> socket.socket:
     """A socket bound on loopback before the server starts, so the port is known and cannot be taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
