@@ -93,6 +93,7 @@ _WAIT_SHORT = {
     Wait.RETRY: "retrying",
     Wait.STAGED: "staged",
     Wait.COMMIT: "awaiting commit",
+    Wait.BATCH: "waiting for their batch",
 }
 
 
