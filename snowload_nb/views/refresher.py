@@ -36,9 +36,13 @@ class Refresher:
             self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._view.refresh_interval):
+        # A first draw at once: a load that ends within one interval still shows how it began
+        # (the log's first line names the load before its end changes the title).
+        while True:
             try:
                 self._view.draw(self._model.snapshot())
             except Exception:
                 log.exception("the progress view failed; the load goes on without it")
+                return
+            if self._stop.wait(self._view.refresh_interval):
                 return
