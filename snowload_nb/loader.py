@@ -20,6 +20,7 @@ from typing import Any
 
 from . import sql
 from .atomic import MODES, Replacement, copy_all_or_nothing
+from .batches import load_batch, plan_batches
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import FIX, Fix, LoadError, describe
@@ -39,6 +40,7 @@ from .options import (
 from .pipeline import (
     NOT_STARTED,
     NOT_TRIED,
+    Leftovers,
     LoadPlan,
     PendingCopy,
     Source,
@@ -533,6 +535,7 @@ class _Run:
             workers = max(1, min(loader.workers, len(self.sources)))
             with _private_workdir() as workdir, contextlib.closing(loader._sessions(workers)) as sessions:
                 stage = loader.table.sibling(sql.STAGE_NAME)
+                leftovers = self._leftovers(stage, sessions)
                 plan = LoadPlan(
                     table=loader.table if self.replacement is None else self.replacement.target,
                     stage=stage,
@@ -545,7 +548,8 @@ class _Run:
                     retries=loader.retries,
                     retry_delay=loader.retry_delay,
                     defer_copy=self.atomic,
-                    leftovers=self._leftovers(stage, sessions),
+                    leftovers=leftovers.folders,
+                    leftover_files=leftovers.files,
                     fields=self.fields,
                 )
                 uploads = ThreadPoolExecutor(workers, thread_name_prefix="snowload-upload")
@@ -553,12 +557,17 @@ class _Run:
                 futures: list[Future[PendingCopy | None]] = []
                 watch = self._watch(plan, sessions)
                 try:
+                    # Small files share batches (one PUT, one COPY each); an all-or-nothing
+                    # load stages its files one by one for its one closing transaction.
+                    batches, alone = ([], self.sources) if self.atomic else plan_batches(self.sources, plan, workers)
                     try:
                         # Largest first: a big file started last would finish long after the others.
-                        for i, source in sorted(self.sources, key=lambda entry: entry[1].size, reverse=True):
+                        for i, source in sorted(alone, key=lambda entry: entry[1].size, reverse=True):
                             futures.append(
                                 executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel)
                             )
+                        for batch in batches:
+                            futures.append(executor.submit(load_batch, batch, plan, model, sessions, cancel))
                     except KeyboardInterrupt:
                         self._interrupt()
                     self._wait_for(futures, plan, sessions)
@@ -584,14 +593,14 @@ class _Run:
         finally:
             refresher.stop()
 
-    def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> frozenset[str]:
+    def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> Leftovers:
         """What unfinished attempts left on the stage of this load's files; nothing if it cannot tell."""
         keys = {stage_key(source) for _, source in self.sources}
         try:
             with sessions.cursor() as cursor:
                 return leftover_folders(cursor, stage, keys)
         except Exception:
-            return frozenset()
+            return Leftovers()
 
     def _watch(self, plan: LoadPlan, sessions: SessionPool) -> ServerWatch | None:
         address = server_address(self.loader.conn)

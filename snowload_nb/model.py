@@ -64,6 +64,7 @@ class Wait(enum.Enum):
     RETRY = "retry"  # between attempts after a network failure
     STAGED = "staged"  # on the stage, waiting for the all-or-nothing COPY
     COMMIT = "commit"  # copied inside the transaction, waiting for its commit
+    BATCH = "batch"  # compressed, waiting for the rest of its batch to go up together
 
     @property
     def words(self) -> str:
@@ -76,6 +77,7 @@ _WAIT_WORDS = {
     Wait.RETRY: "retrying",
     Wait.STAGED: "staged, waiting for the final COPY",
     Wait.COMMIT: "copied, waiting for the commit",
+    Wait.BATCH: "compressed, waiting for the rest of their batch",
 }
 
 _PHASE_STATE = {

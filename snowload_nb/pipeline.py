@@ -34,7 +34,7 @@ from .parts import Part, split_csv
 from .schema import check_row_widths
 from .sessions import SessionPool
 from .sources import SourceFile
-from .sql import Compression, FileFormat, QualifiedName, StagePath
+from .sql import Compression, FileFormat, QualifiedName, StagedFile, StagePath
 
 T = TypeVar("T")
 Source = SourceFile | FrameChunk
@@ -97,6 +97,8 @@ class LoadPlan:
     retry_delay: float = 0.5  # seconds before the first retry; doubles each time
     defer_copy: bool = False  # atomic loads: stage here, COPY all files together afterwards
     leftovers: frozenset[str] = frozenset()  # source folders holding files of earlier attempts
+    # By source folder key: that source's files an earlier attempt left in a batch folder.
+    leftover_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     outage: Outage = field(default_factory=Outage)
     # By source key: the (table column, CSV column number) pairs of a CSV whose header is not the
     # table's columns in order (`matching.plan_columns`); any other source is copied as it is.
@@ -220,7 +222,7 @@ class PendingCopy:
 
     index: int
     source: Source
-    target: StagePath
+    target: StagePath | StagedFile
     staged: _Staged
 
     def statement(self, plan: LoadPlan) -> str:
@@ -315,20 +317,41 @@ def tidy_stage(source: Source, loaded: bool, sessions: SessionPool, plan: LoadPl
     folder = source_folder(plan, source)
     if not loaded:
         clean_stage(folder.child(plan.attempt), sessions, plan)
-    elif folder.key in plan.leftovers:
+        return
+    if folder.key in plan.leftovers:
         clean_stage(folder, sessions, plan)
+    for path in plan.leftover_files.get(folder.key, ()):
+        batch, _, name = path.partition("/")
+        clean_stage(StagePath(plan.stage, batch).file(name), sessions, plan)
 
 
-def leftover_folders(cursor: Any, stage: QualifiedName, keys: set[str]) -> frozenset[str]:
-    """Which of these source folders hold files on the stage: what unfinished attempts left."""
+BATCH_PREFIX = "batch_"  # a batch's folder on the stage: batch_<attempt>_<n>/<source folder key>.<suffix>
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What unfinished attempts left on the stage of a load's sources."""
+
+    folders: frozenset[str] = frozenset()  # source folders holding files
+    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by source folder: "batch_…/name"
+
+
+def leftover_folders(cursor: Any, stage: QualifiedName, keys: set[str]) -> Leftovers:
+    """Which of these source folders hold files on the stage, and which batch folders hold files
+    of these sources (a batch names each file by its source's folder key)."""
     cursor.execute(sql.list_stage(stage))
-    found = set()
+    folders = set()
+    files: dict[str, list[str]] = {}
     for name, *_ in cursor.fetchall():
-        found.update(part for part in str(name).split("/")[1:2] if part in keys)
-    return frozenset(found)
+        parts = str(name).split("/")
+        if len(parts) > 1 and parts[1] in keys:
+            folders.add(parts[1])
+        elif len(parts) == 3 and parts[1].startswith(BATCH_PREFIX) and (key := parts[2].split(".")[0]) in keys:
+            files.setdefault(key, []).append(f"{parts[1]}/{parts[2]}")
+    return Leftovers(frozenset(folders), {key: tuple(paths) for key, paths in files.items()})
 
 
-def clean_stage(folder: StagePath, sessions: SessionPool, plan: LoadPlan) -> None:
+def clean_stage(folder: StagePath | StagedFile, sessions: SessionPool, plan: LoadPlan) -> None:
     """Remove staged files we no longer need; a failure here costs only stage space."""
     if plan.outage.reason is not None:
         return
@@ -336,7 +359,7 @@ def clean_stage(folder: StagePath, sessions: SessionPool, plan: LoadPlan) -> Non
         with sessions.cursor() as cursor:
             cursor.execute(sql.remove(folder))
     except Exception as exc:
-        logger.debug("could not remove %s from the stage: %s", folder.key, describe(exc))
+        logger.debug("could not remove %s from the stage: %s", folder.sql, describe(exc))
 
 
 def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Staged | None:
@@ -413,12 +436,19 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
 
 
 def _retrying(job: _Job, step: Callable[[], T]) -> T:
+    return retrying(job.plan, job.model, [job.index], job.cancel, step)
+
+
+def retrying(
+    plan: LoadPlan, model: ProgressModel, indexes: list[int], cancel: threading.Event, step: Callable[[], T]
+) -> T:
     """Run a server step again after a network failure, waiting longer each time.
 
     Only OperationalError (connection lost, timeouts) is retried: a rejected statement or bad
-    data fails the same way every time. A cancel during the wait stops at once.
+    data fails the same way every time. A cancel during the wait stops at once. `indexes` are
+    the files the step works for (a batch's), shown as retrying meanwhile.
     """
-    outage = job.plan.outage
+    outage = plan.outage
     attempt = 0
     while True:
         if outage.reason is not None:
@@ -426,13 +456,15 @@ def _retrying(job: _Job, step: Callable[[], T]) -> T:
         try:
             result = step()
         except OperationalError as exc:
-            if attempt >= job.plan.retries:
-                outage.failed(job.index, describe(exc))
+            if attempt >= plan.retries:
+                outage.failed(indexes[0], describe(exc))
                 raise
-            job.model.wait(job.index, Wait.RETRY)
-            if job.cancel.wait(job.plan.retry_delay * 2**attempt):
+            for index in indexes:
+                model.wait(index, Wait.RETRY)
+            if cancel.wait(plan.retry_delay * 2**attempt):
                 raise Cancelled from None
-            job.model.resume(job.index)
+            for index in indexes:
+                model.resume(index)
             attempt += 1
         else:
             outage.succeeded()
@@ -488,11 +520,15 @@ def run_copy(cursor: Any, statement: str, source: Source) -> CopyOutcome:
 
 
 def _finish_empty(job: _Job) -> None:
+    finish_empty(job.model, job.index)
+
+
+def finish_empty(model: ProgressModel, index: int) -> None:
     """A CSV with a header and no rows: nothing to stage; the embedded server misreads such files."""
     for phase in (Phase.COMPRESS, Phase.UPLOAD, Phase.COPY):
-        job.model.begin(job.index, phase)
-        job.model.complete(job.index, phase)
-    job.model.finish(job.index, FileState.LOADED, rows=0)
+        model.begin(index, phase)
+        model.complete(index, phase)
+    model.finish(index, FileState.LOADED, rows=0)
 
 
 def _settle(in_flight: list[Future[None]]) -> None:

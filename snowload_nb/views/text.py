@@ -98,6 +98,7 @@ _WAIT_SHORT = {
     Wait.RETRY: "retrying",
     Wait.STAGED: "staged",
     Wait.COMMIT: "awaiting commit",
+    Wait.BATCH: "waiting for their batch",
 }
 
 

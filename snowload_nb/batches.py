@@ -1,0 +1,466 @@
+"""Many small files in few statements: a batch is staged with one PUT and loaded with one COPY.
+
+Every statement costs a round trip (and on Snowflake cloud-services time) whatever its size, so a
+thousand small files loaded one by one spend their time on statements, not on data. Files well
+under the part size are grouped (by format, staged compression and column mapping: one COPY reads
+all its files one way), written to one local folder under names that carry their source's stage
+key, uploaded by one wildcard PUT into the batch's own stage folder and loaded by one COPY of it.
+COPY answers a row per staged file, so every file keeps its own status, rows and error.
+
+Exactly once, per file, as for any file: the COPY's transaction claims every member's lock slot
+first, leaves out members another load recorded meanwhile, checks that each member's one staged
+file was loaded, and records each loaded member in the ledger. A COPY that fails on one file
+loads none (ABORT_STATEMENT): the member its error names fails alone, and the batch is copied
+again without it; an error naming no member (the embedded server's column-count error) has each
+remaining member copied on its own. A batch is copied without PURGE, so files stay put for such a
+second COPY (the embedded server purges each file as it loads it, even in a COPY that then fails),
+and with FORCE: the ledger, not COPY's load metadata, keeps a file from loading twice. The batch's
+folder is removed once it is done.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from snowflake.connector.errors import ProgrammingError
+
+from . import sql
+from .copy_errors import explain
+from .errors import Cancelled, GaveUp, LockBusy, SourceChanged, describe
+from .ledger import slot_of
+from .model import FileState, Phase, ProgressModel, Wait
+from .parts import split_csv
+from .pipeline import (
+    BATCH_PREFIX,
+    NOT_STARTED,
+    NOT_TRIED,
+    CopyOutcome,
+    LoadPlan,
+    PendingCopy,
+    Rejected,
+    Source,
+    _check_unchanged,
+    _link_or_copy,
+    _rows,
+    _Staged,
+    clean_stage,
+    commit_copies,
+    csv_is_header_only,
+    end_quietly,
+    finish_empty,
+    in_turn,
+    retrying,
+    stage_key,
+    tidy_stage,
+)
+from .schema import check_row_widths
+from .sessions import SessionPool
+from .sources import SourceFile
+from .sql import Compression, FileFormat, StagePath
+
+FILE_MAX = 8_000_000  # bytes on disk: a file this size or less may share a batch...
+PART_SHARE = 4  # ...and at most this fraction of the part size
+FILES_MAX = 250  # files per batch
+BYTES_MAX = 100_000_000  # bytes on disk per batch
+FILES_MIN = 8  # a batch smaller than this is only made of what is left over
+NOT_THERE = "its staged file was not there to load: load it again"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Files loaded together: one local folder, one PUT, one COPY."""
+
+    number: int
+    members: tuple[tuple[int, SourceFile], ...]
+    file_format: FileFormat
+    compression: Compression  # as staged
+    fields: tuple[tuple[str, int], ...] | None  # the column mapping every member shares
+
+    def folder(self, plan: LoadPlan) -> StagePath:
+        """The batch's own folder on the stage, unique to this load."""
+        return StagePath(plan.stage, f"{BATCH_PREFIX}{plan.attempt}_{self.number}")
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A member written to the batch's local folder, under the name it is staged as."""
+
+    index: int
+    source: SourceFile
+    name: str
+
+
+class _BatchRejected(Exception):
+    """The batch's COPY failed; `culprit` is the member its error names, if any."""
+
+    def __init__(self, error: str, culprit: _Member | None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.culprit = culprit
+
+
+def plan_batches(
+    sources: list[tuple[int, Source]], plan: LoadPlan, workers: int
+) -> tuple[list[Batch], list[tuple[int, Source]]]:
+    """The batches, and the sources that load on their own (big files, DataFrame chunks).
+
+    Batches are sized so that every worker gets one when there are few (up to `FILES_MAX`
+    files or `BYTES_MAX` bytes each), since each batch runs on one worker.
+    """
+    limit = min(FILE_MAX, plan.part_size // PART_SHARE)
+    groups: dict[tuple[FileFormat, Compression, tuple[tuple[str, int], ...] | None], list[tuple[int, SourceFile]]] = {}
+    alone: list[tuple[int, Source]] = []
+    for index, source in sources:
+        if isinstance(source, SourceFile) and source.size <= limit:
+            fields = plan.fields.get(source.key)
+            groups.setdefault((source.format, _staged_compression(source, plan), fields), []).append((index, source))
+        else:
+            alone.append((index, source))
+    batches: list[Batch] = []
+    for (file_format, compression, fields), members in groups.items():
+        if len(members) < 2:
+            alone.extend(members)
+            continue
+        for share in _by_lock_slot(members, min(FILES_MAX, max(FILES_MIN, math.ceil(len(members) / workers)))):
+            current: list[tuple[int, SourceFile]] = []
+            size = 0
+            for member in share:
+                if current and (len(current) >= FILES_MAX or size + member[1].size > BYTES_MAX):
+                    batches.append(Batch(len(batches), tuple(current), file_format, compression, fields))
+                    current, size = [], 0
+                current.append(member)
+                size += member[1].size
+            batches.append(Batch(len(batches), tuple(current), file_format, compression, fields))
+    return batches, alone
+
+
+def _by_lock_slot(members: list[tuple[int, SourceFile]], per_batch: int) -> list[list[tuple[int, SourceFile]]]:
+    """About `per_batch` members each, files sharing a ledger lock slot always together.
+
+    Each batch's transaction claims its members' slots first; two batches of one load sharing
+    a slot would wait on each other (with a few hundred files, any two batches almost surely
+    would), so a slot belongs to one batch only.
+    """
+    count = max(1, math.ceil(len(members) / per_batch))
+    shares: list[list[tuple[int, SourceFile]]] = [[] for _ in range(count)]
+    for member in members:
+        shares[slot_of(member[1].key) % count].append(member)
+    return [share for share in shares if share]
+
+
+def _staged_compression(source: SourceFile, plan: LoadPlan) -> Compression:
+    if source.format is FileFormat.CSV and source.compression is Compression.NONE:
+        return Compression.GZIP if plan.compression_level is not None else Compression.NONE
+    return source.compression
+
+
+def load_batch(
+    batch: Batch, plan: LoadPlan, model: ProgressModel, sessions: SessionPool, cancel: threading.Event
+) -> None:
+    """Load a batch's files; each file's outcome lands in the model, never as an exception."""
+    indexes = [index for index, _ in batch.members]
+    if cancel.is_set():
+        _end_all(plan, model, indexes, started=False)
+        return
+    local = plan.workdir / f"batch-{batch.number:05d}"
+    target = batch.folder(plan)
+    sent = False
+    loaded: list[_Member] = []
+    try:
+        local.mkdir(mode=0o700)
+        members = _write_all(batch, local, plan, model, cancel)
+        if not members:
+            return
+        sent = True
+        members = _put(batch, members, local, target, plan, model, sessions, cancel)
+        loaded = _copy(batch, members, target, plan, model, sessions, cancel)
+    except (Cancelled, GaveUp):
+        _end_all(plan, model, indexes, started=True)
+    except Exception as exc:
+        for index in indexes:
+            end_quietly(model, index, FileState.FAILED, error=describe(exc))
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+        if sent:
+            clean_stage(target, sessions, plan)  # no PURGE: loaded files go too
+        for member in loaded:  # what earlier attempts left of it
+            tidy_stage(member.source, True, sessions, plan)
+
+
+def _end_all(plan: LoadPlan, model: ProgressModel, indexes: list[int], started: bool) -> None:
+    """End every member not ended yet: cancelled, or failed when the server is gone; a member
+    the batch had not reached yet is said to be not started."""
+    gone = plan.outage.reason
+    for index in indexes:
+        begun = started and model.state_of(index) is not FileState.QUEUED
+        if gone is not None:
+            why = f"the server stopped answering ({gone}) before it finished: load it again"
+            end_quietly(model, index, FileState.FAILED, error=why if begun else f"{NOT_TRIED} ({gone})")
+        else:
+            why = "cancelled before it finished" if begun else NOT_STARTED
+            end_quietly(model, index, FileState.CANCELLED, error=why)
+
+
+def _write_all(
+    batch: Batch, local: Path, plan: LoadPlan, model: ProgressModel, cancel: threading.Event
+) -> list[_Member]:
+    """Compress (or link) every member into the local folder; a member that cannot fails alone."""
+
+    def check() -> None:
+        if cancel.is_set():
+            raise Cancelled
+
+    members = []
+    for index, source in batch.members:
+        check()
+        try:
+            if _plain_csv(source) and csv_is_header_only(source.path):
+                finish_empty(model, index)
+                continue
+            model.begin(index, Phase.COMPRESS)
+            if source.key in plan.fields:
+                check_row_widths(source, check)  # a COPY by name would load a short row's gap as NULL
+            name = _write(index, source, local, plan, model, cancel)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            end_quietly(model, index, FileState.FAILED, error=describe(exc))
+            continue
+        if name is None:
+            finish_empty(model, index)
+            continue
+        model.complete(index, Phase.COMPRESS)
+        model.wait(index, Wait.BATCH)  # idle until the batch's PUT: not shown as work
+        members.append(_Member(index, source, name))
+    return members
+
+
+def _write(
+    index: int, source: SourceFile, local: Path, plan: LoadPlan, model: ProgressModel, cancel: threading.Event
+) -> str | None:
+    """The member's staged file, named `<stage key>.<suffix>`; None when it holds no rows."""
+    key = stage_key(source)
+    if not _plain_csv(source):  # already compressed, or Parquet: staged as it is
+        name = key + source.staged_name[len(source.stem) :]
+        _link_or_copy(source.path, local / name)
+        model.advance(index, Phase.COMPRESS, source.size)
+        return name
+    read = 0
+
+    def on_chunk(n: int) -> None:
+        nonlocal read
+        read += n
+        model.advance(index, Phase.COMPRESS, n)
+
+    with open(source.path, "rb") as stream:
+        # No larger than a part: one part, never split.
+        parts = list(
+            split_csv(
+                stream,
+                local,
+                key,
+                part_size=plan.part_size,
+                level=plan.compression_level,
+                on_chunk=on_chunk,
+                cancelled=cancel.is_set,
+                size=source.size,
+            )
+        )
+    if read != source.size:  # appended or truncated while it was read
+        raise SourceChanged
+    if not parts:
+        return None
+    (part,) = parts
+    return part.path.name
+
+
+def _put(
+    batch: Batch,
+    members: list[_Member],
+    local: Path,
+    target: StagePath,
+    plan: LoadPlan,
+    model: ProgressModel,
+    sessions: SessionPool,
+    cancel: threading.Event,
+) -> list[_Member]:
+    """One PUT of the whole folder; the members it staged whole and unchanged."""
+    indexes = [m.index for m in members]
+    for index in indexes:
+        model.begin(index, Phase.UPLOAD)
+
+    def put() -> list[dict[str, object]]:
+        with sessions.cursor() as cursor:
+            cursor.execute(sql.put_folder(local, target, batch.compression))
+            return _rows(cursor)
+
+    rows = {str(row.get("source")): row for row in retrying(plan, model, indexes, cancel, put)}
+    staged, dropped = [], []
+    for member in members:
+        row = rows.get(member.name, {})
+        status = str(row.get("status", "")).upper()
+        try:
+            if status not in ("UPLOADED", "SKIPPED"):
+                raise RuntimeError(f"upload failed: {row.get('message') or status or 'the file was not sent'}")
+            _check_unchanged(member.source)  # after the upload: a linked file is read by the PUT
+        except Exception as exc:
+            end_quietly(model, member.index, FileState.FAILED, error=describe(exc))
+            dropped.append(member)
+            continue
+        model.staged(member.index, int(str(row.get("target_size") or 0)))
+        model.advance(member.index, Phase.UPLOAD, member.source.size)
+        model.complete(member.index, Phase.UPLOAD)
+        staged.append(member)
+    for member in dropped:  # never to be copied with the others
+        clean_stage(target.file(member.name), sessions, plan)
+    return staged
+
+
+def _copy(
+    batch: Batch,
+    members: list[_Member],
+    target: StagePath,
+    plan: LoadPlan,
+    model: ProgressModel,
+    sessions: SessionPool,
+    cancel: threading.Event,
+) -> list[_Member]:
+    """COPY the batch; a member the error names fails alone and the rest are copied again. The
+    members loaded."""
+    remaining = list(members)
+    while remaining:
+        copying = remaining
+
+        def copy_once(copying: list[_Member] = copying) -> dict[int, CopyOutcome]:
+            with sessions.transaction() as cursor:
+                return _copy_in(cursor, batch, copying, target, plan, model, cancel)
+
+        def in_its_turn(copy_once: Callable[[], dict[int, CopyOutcome]] = copy_once) -> dict[int, CopyOutcome]:
+            return in_turn(cancel, copy_once)
+
+        try:
+            outcomes = retrying(plan, model, [m.index for m in copying], cancel, in_its_turn)
+        except _BatchRejected as rejected:
+            culprit = rejected.culprit
+            if culprit is None:  # no member named: each is copied on its own
+                return _copy_each(batch, remaining, target, plan, model, sessions, cancel)
+            end_quietly(model, culprit.index, FileState.FAILED, error=explain(rejected.error, culprit.source))
+            clean_stage(target.file(culprit.name), sessions, plan)
+            remaining = [m for m in remaining if m is not culprit]
+            continue
+        for member in copying:
+            _finish(model, member.index, outcomes[member.index])
+        return [m for m in copying if outcomes[m.index].state is FileState.LOADED]
+    return []
+
+
+def _copy_in(
+    cursor: object,
+    batch: Batch,
+    members: list[_Member],
+    target: StagePath,
+    plan: LoadPlan,
+    model: ProgressModel,
+    cancel: threading.Event,
+) -> dict[int, CopyOutcome]:
+    """Inside the batch's transaction: claim, COPY, check each member's file, record the loaded."""
+    run: Callable[[str], None] = cursor.execute  # type: ignore[attr-defined]
+    keys = [m.source.key for m in members]
+    plan.ledger.claim_together(cursor, keys, plan.attempt)
+    elsewhere = plan.ledger.loaded(cursor, keys) if not plan.force else set()
+    outcomes: dict[int, CopyOutcome] = {}
+    copying = []
+    for member in members:
+        if member.source.key in elsewhere:  # another load recorded it first: out of this COPY
+            run(sql.remove(target.file(member.name)))
+            outcomes[member.index] = CopyOutcome(FileState.SKIPPED, error="already loaded by another load")
+        else:
+            copying.append(member)
+    if not copying:
+        return outcomes
+    for member in copying:
+        model.begin(member.index, Phase.COPY)
+    if cancel.is_set():
+        raise Cancelled
+    statement = sql.copy_into(
+        plan.table, target, batch.file_format, batch.compression, force=True, fields=batch.fields, purge=False
+    )
+    try:
+        run(statement)
+    except ProgrammingError as exc:
+        error = describe(exc)
+        raise _BatchRejected(error, _named(error, copying)) from None
+    by_key = {str(row.get("file", "")).rsplit("/", 1)[-1].split(".")[0]: row for row in _rows(cursor)}
+    loads = []
+    for member in copying:
+        row = by_key.get(stage_key(member.source))
+        if row is None:
+            outcomes[member.index] = CopyOutcome(FileState.FAILED, error=NOT_THERE)
+            continue
+        if str(row.get("status", "")).upper() != "LOADED":
+            line = row.get("first_error_line")
+            error = f"{row.get('first_error') or row.get('status')}" + (f" (line {line})" if line else "")
+            raise _BatchRejected(error, member)
+        rows = int(str(row.get("rows_loaded") or 0))
+        outcomes[member.index] = CopyOutcome(FileState.LOADED, rows=rows, files=1)
+        loads.append((member.source.key, rows))
+    if loads and plan.ledger.record_many(cursor, loads, plan.attempt) != len(loads) and not plan.force:
+        raise LockBusy("another load recorded a file of the batch first")  # its turn again finds which
+    if cancel.is_set():  # the last moment nothing is committed yet
+        raise Cancelled
+    return outcomes
+
+
+def _named(error: str, members: list[_Member]) -> _Member | None:
+    """The member whose staged file the error names (both servers name the file being read)."""
+    named = [m for m in members if stage_key(m.source) in error]
+    return named[0] if len(named) == 1 else None
+
+
+def _copy_each(
+    batch: Batch,
+    members: list[_Member],
+    target: StagePath,
+    plan: LoadPlan,
+    model: ProgressModel,
+    sessions: SessionPool,
+    cancel: threading.Event,
+) -> list[_Member]:
+    """Each member its own COPY and transaction, as a file loaded alone: one bad file fails alone."""
+    loaded = []
+    for member in members:
+        if cancel.is_set():
+            raise Cancelled
+        item = PendingCopy(member.index, member.source, target.file(member.name), _Staged(batch.compression, 1))
+
+        def copy(item: PendingCopy = item) -> CopyOutcome:
+            with sessions.transaction() as cursor:
+                (outcome,) = commit_copies(cursor, [item], plan, model, cancel)
+                return outcome
+
+        def in_its_turn(copy: Callable[[], CopyOutcome] = copy) -> CopyOutcome:
+            return in_turn(cancel, copy)
+
+        try:
+            outcome = retrying(plan, model, [member.index], cancel, in_its_turn)
+        except Rejected as rejected:
+            outcome = rejected.outcome
+        _finish(model, member.index, outcome)
+        if outcome.state is FileState.LOADED:
+            loaded.append(member)
+    return loaded
+
+
+def _finish(model: ProgressModel, index: int, outcome: CopyOutcome) -> None:
+    if outcome.state is FileState.LOADED:
+        model.complete(index, Phase.COPY)
+    end_quietly(model, index, outcome.state, rows=outcome.rows, error=outcome.error)
+
+
+def _plain_csv(source: SourceFile) -> bool:
+    return source.format is FileFormat.CSV and source.compression is Compression.NONE
