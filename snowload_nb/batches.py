@@ -20,12 +20,15 @@ folder is removed once it is done.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from snowflake.connector.errors import ProgrammingError
 
@@ -68,6 +71,9 @@ PART_SHARE = 4  # ...and at most this fraction of the part size
 FILES_MAX = 250  # files per batch
 BYTES_MAX = 100_000_000  # bytes on disk per batch
 FILES_MIN = 8  # a batch smaller than this is only made of what is left over
+PACK_SUFFIX = (
+    "_pack"  # the packed file's folder: beside the batch's, never inside it (a COPY of a folder reads all below)
+)
 NOT_THERE = "its staged file was not there to load: load it again"
 
 
@@ -80,6 +86,11 @@ class Batch:
     file_format: FileFormat
     compression: Compression  # as staged
     fields: tuple[tuple[str, int], ...] | None  # the column mapping every member shares
+
+    @property
+    def packed(self) -> bool:
+        """Plain CSV files share one staged file: one upload, one file for the COPY to read."""
+        return self.file_format is FileFormat.CSV and all(_plain_csv(source) for _, source in self.members)
 
     def folder(self, plan: LoadPlan) -> StagePath:
         """The batch's own folder on the stage, unique to this load."""
@@ -162,23 +173,40 @@ def _staged_compression(source: SourceFile, plan: LoadPlan) -> Compression:
 def load_batch(
     batch: Batch, plan: LoadPlan, model: ProgressModel, sessions: SessionPool, cancel: threading.Event
 ) -> None:
-    """Load a batch's files; each file's outcome lands in the model, never as an exception."""
+    """Load a batch's files; each file's outcome lands in the model, never as an exception.
+
+    Plain CSV files are packed into one staged file first; whenever the packed COPY cannot be
+    trusted (it failed, or its row count differs from the files'), the batch loads file by
+    file, each its own staged file, so a bad file fails alone and names its own line.
+    """
     indexes = [index for index, _ in batch.members]
+    model.batch(batch.number, indexes)
     if cancel.is_set():
         _end_all(plan, model, indexes, started=False)
         return
     local = plan.workdir / f"batch-{batch.number:05d}"
     target = batch.folder(plan)
-    sent = False
-    loaded: list[_Member] = []
+    sent: list[StagePath] = []
+    loaded: list[SourceFile] = []
     try:
         local.mkdir(mode=0o700)
-        members = _write_all(batch, local, plan, model, cancel)
-        if not members:
-            return
-        sent = True
-        members = _put(batch, members, local, target, plan, model, sessions, cancel)
-        loaded = _copy(batch, members, target, plan, model, sessions, cancel)
+        todo, again = list(batch.members), False
+        if batch.packed:
+            packed, todo = _pack(batch, local / "pack", plan, model, cancel)
+            if packed is not None:
+                sent.append(packed.folder)
+                if _load_pack(batch, packed, plan, model, sessions, cancel):
+                    loaded.extend(source for _, source, _ in packed.members)
+                else:
+                    todo, again = [(index, source) for index, source, _ in packed.members] + todo, True
+        if todo:
+            files = replace(batch, members=tuple(todo))
+            (local / "files").mkdir(mode=0o700)
+            members = _write_all(files, local / "files", plan, model, cancel, again)
+            if members:
+                sent.append(target)
+                members = _put(files, members, local / "files", target, plan, model, sessions, cancel, again)
+                loaded.extend(m.source for m in _copy(files, members, target, plan, model, sessions, cancel))
     except (Cancelled, GaveUp):
         _end_all(plan, model, indexes, started=True)
     except Exception as exc:
@@ -186,10 +214,189 @@ def load_batch(
             end_quietly(model, index, FileState.FAILED, error=describe(exc))
     finally:
         shutil.rmtree(local, ignore_errors=True)
-        if sent:
-            clean_stage(target, sessions, plan)  # no PURGE: loaded files go too
-        for member in loaded:  # what earlier attempts left of it
-            tidy_stage(member.source, True, sessions, plan)
+        for folder in sent:
+            clean_stage(folder, sessions, plan)  # no PURGE: loaded files go too
+        for source in loaded:  # what earlier attempts left of it
+            tidy_stage(source, True, sessions, plan)
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """The batch's rows in one staged file: one header, then each member's rows in turn."""
+
+    folder: StagePath
+    name: str
+    members: tuple[tuple[int, SourceFile, int], ...]  # index, source, rows counted here
+
+
+def _pack(
+    batch: Batch, local: Path, plan: LoadPlan, model: ProgressModel, cancel: threading.Event
+) -> tuple[_Packed | None, list[tuple[int, SourceFile]]]:
+    """Read every member and write their rows as one file, compressed once. A member that cannot
+    be read fails alone; one whose header spans lines is left to load on its own file (returned)."""
+
+    def check() -> None:
+        if cancel.is_set():
+            raise Cancelled
+
+    local.mkdir(mode=0o700)
+    header: bytes | None = None
+    body = io.BytesIO()
+    members: list[tuple[int, SourceFile, int]] = []
+    apart: list[tuple[int, SourceFile]] = []
+    for index, source in batch.members:
+        check()
+        try:
+            model.begin(index, Phase.COMPRESS)
+            data = _read_whole(source)
+            head, rows_text = _split_header(data)
+            if head is None:
+                apart.append((index, source))
+                continue
+            if source.key in plan.fields:
+                check_row_widths(source, check)  # a COPY by name would load a short row's gap as NULL
+            rows = count_rows(rows_text)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            end_quietly(model, index, FileState.FAILED, error=describe(exc))
+            continue
+        if rows == 0:
+            finish_empty(model, index)
+            continue
+        header = header if header is not None else head
+        body.write(rows_text)
+        if not rows_text.endswith(b"\n"):
+            body.write(b"\n")
+        model.advance(index, Phase.COMPRESS, source.size)
+        members.append((index, source, rows))
+    if header is None or not members:
+        return None, apart
+    check()
+    whole = header + body.getvalue()
+    stem = f"{stage_key(members[0][1])}.pack"  # a leftover of a killed run goes when that file loads
+    (part,) = split_csv(
+        io.BytesIO(whole),
+        local,
+        stem,
+        part_size=max(plan.part_size, len(whole)),
+        level=plan.compression_level,
+        cancelled=cancel.is_set,
+        size=len(whole),
+    )
+    for index, _, _ in members:
+        model.complete(index, Phase.COMPRESS)
+        model.wait(index, Wait.BATCH)
+    folder = StagePath(plan.stage, f"{batch.folder(plan).key}{PACK_SUFFIX}")
+    return _Packed(folder, part.path.name, tuple(members)), apart
+
+
+def _read_whole(source: SourceFile) -> bytes:
+    """The file's bytes, as the version the load began with."""
+    data = source.path.read_bytes()
+    if len(data) != source.size:
+        raise SourceChanged
+    _check_unchanged(source)
+    return data
+
+
+def _split_header(data: bytes) -> tuple[bytes | None, bytes]:
+    """The header line (with its line end) and the rest; no header when it spans lines."""
+    end = data.find(b"\n")
+    head, rest = (data, b"") if end < 0 else (data[: end + 1], data[end + 1 :])
+    if head.count(b'"') % 2:
+        return None, data
+    return (head if head.endswith(b"\n") else head + b"\n"), rest
+
+
+def count_rows(text: bytes) -> int:
+    """The CSV records in `text` (blank lines are none), as a COPY would count them."""
+    if b'"' not in text and b"\r" not in text:
+        if b"\n\n" not in text:
+            return text.count(b"\n") + (1 if text and not text.endswith(b"\n") else 0)
+        return sum(1 for line in text.split(b"\n") if line)
+    return sum(1 for record in csv.reader(io.StringIO(text.decode("latin-1"), newline="")) if record)
+
+
+class _Unpack(Exception):
+    """The packed COPY cannot be trusted for every member: load the batch file by file."""
+
+
+def _load_pack(
+    batch: Batch, packed: _Packed, plan: LoadPlan, model: ProgressModel, sessions: SessionPool, cancel: threading.Event
+) -> bool:
+    """PUT and COPY the packed file in one transaction; True when every member loaded, False when
+    the batch must load file by file (nothing of it committed)."""
+    indexes = [index for index, _, _ in packed.members]
+    local = plan.workdir / f"batch-{batch.number:05d}" / "pack" / packed.name
+    for index in indexes:
+        model.begin(index, Phase.UPLOAD)
+
+    def put() -> list[dict[str, object]]:
+        with sessions.cursor() as cursor:
+            cursor.execute(sql.put(PurePosixPath(local), packed.folder, batch.compression))
+            return _rows(cursor)
+
+    (row,) = retrying(plan, model, indexes, cancel, put)
+    if str(row.get("status", "")).upper() not in ("UPLOADED", "SKIPPED"):
+        raise RuntimeError(f"upload failed: {row.get('message') or row.get('status') or 'the file was not sent'}")
+    staged = int(str(row.get("target_size") or 0))
+    total = sum(source.size for _, source, _ in packed.members) or 1
+    for index, source, _ in packed.members:
+        model.staged(index, staged * source.size // total)
+        model.complete(index, Phase.UPLOAD)
+
+    def copy_once() -> None:
+        with sessions.transaction() as cursor:
+            _copy_pack_in(cursor, batch, packed, plan, model, cancel)
+
+    try:
+        retrying(plan, model, indexes, cancel, lambda: in_turn(cancel, copy_once))
+    except _Unpack:
+        return False
+    for index, _, rows in packed.members:
+        model.complete(index, Phase.COPY)
+        end_quietly(model, index, FileState.LOADED, rows=rows)
+    return True
+
+
+def _copy_pack_in(
+    cursor: Any, batch: Batch, packed: _Packed, plan: LoadPlan, model: ProgressModel, cancel: threading.Event
+) -> None:
+    """Inside the batch's transaction: claim, COPY, check the rows against each member's count,
+    record every member. Raises `_Unpack` (rolling back) when anything is not as counted."""
+    keys = [source.key for _, source, _ in packed.members]
+    plan.ledger.claim_together(cursor, keys, plan.attempt)
+    if not plan.force and plan.ledger.loaded(cursor, keys):
+        raise _Unpack("another load recorded one of its files meanwhile")
+    for index, _, _ in packed.members:
+        model.begin(index, Phase.COPY)
+    if cancel.is_set():
+        raise Cancelled
+    statement = sql.copy_into(
+        plan.table,
+        packed.folder.file(packed.name),
+        batch.file_format,
+        batch.compression,
+        force=True,
+        fields=batch.fields,
+        purge=False,
+    )
+    try:
+        cursor.execute(statement)
+    except ProgrammingError as exc:
+        raise _Unpack(describe(exc)) from None
+    results = _rows(cursor)
+    counted = sum(rows for _, _, rows in packed.members)
+    if len(results) != 1 or str(results[0].get("status", "")).upper() != "LOADED":
+        raise _Unpack(f"the packed COPY answered {results!r}")
+    if int(str(results[0].get("rows_loaded") or 0)) != counted:
+        raise _Unpack("the packed COPY loaded another number of rows than the files hold")
+    loads = [(source.key, rows) for _, source, rows in packed.members]
+    if plan.ledger.record_many(cursor, loads, plan.attempt) != len(loads) and not plan.force:
+        raise LockBusy("another load recorded a file of the batch first")
+    if cancel.is_set():  # the last moment nothing is committed yet
+        raise Cancelled
 
 
 def _end_all(plan: LoadPlan, model: ProgressModel, indexes: list[int], started: bool) -> None:
@@ -207,9 +414,10 @@ def _end_all(plan: LoadPlan, model: ProgressModel, indexes: list[int], started: 
 
 
 def _write_all(
-    batch: Batch, local: Path, plan: LoadPlan, model: ProgressModel, cancel: threading.Event
+    batch: Batch, local: Path, plan: LoadPlan, model: ProgressModel, cancel: threading.Event, again: bool = False
 ) -> list[_Member]:
-    """Compress (or link) every member into the local folder; a member that cannot fails alone."""
+    """Compress (or link) every member into the local folder; a member that cannot fails alone.
+    `again`: the members went through this phase once already, packed; it is not counted twice."""
 
     def check() -> None:
         if cancel.is_set():
@@ -222,7 +430,8 @@ def _write_all(
             if _plain_csv(source) and csv_is_header_only(source.path):
                 finish_empty(model, index)
                 continue
-            model.begin(index, Phase.COMPRESS)
+            if not again:
+                model.begin(index, Phase.COMPRESS)
             if source.key in plan.fields:
                 check_row_widths(source, check)  # a COPY by name would load a short row's gap as NULL
             name = _write(index, source, local, plan, model, cancel)
@@ -234,8 +443,9 @@ def _write_all(
         if name is None:
             finish_empty(model, index)
             continue
-        model.complete(index, Phase.COMPRESS)
-        model.wait(index, Wait.BATCH)  # idle until the batch's PUT: not shown as work
+        if not again:
+            model.complete(index, Phase.COMPRESS)
+            model.wait(index, Wait.BATCH)  # idle until the batch's PUT: not shown as work
         members.append(_Member(index, source, name))
     return members
 
@@ -288,10 +498,11 @@ def _put(
     model: ProgressModel,
     sessions: SessionPool,
     cancel: threading.Event,
+    again: bool = False,
 ) -> list[_Member]:
     """One PUT of the whole folder; the members it staged whole and unchanged."""
     indexes = [m.index for m in members]
-    for index in indexes:
+    for index in indexes if not again else ():
         model.begin(index, Phase.UPLOAD)
 
     def put() -> list[dict[str, object]]:
@@ -312,9 +523,10 @@ def _put(
             end_quietly(model, member.index, FileState.FAILED, error=describe(exc))
             dropped.append(member)
             continue
-        model.staged(member.index, int(str(row.get("target_size") or 0)))
-        model.advance(member.index, Phase.UPLOAD, member.source.size)
-        model.complete(member.index, Phase.UPLOAD)
+        if not again:
+            model.staged(member.index, int(str(row.get("target_size") or 0)))
+            model.advance(member.index, Phase.UPLOAD, member.source.size)
+            model.complete(member.index, Phase.UPLOAD)
         staged.append(member)
     for member in dropped:  # never to be copied with the others
         clean_stage(target.file(member.name), sessions, plan)

@@ -95,11 +95,12 @@ def test_500_small_files_load_exactly_in_few_puts_and_copies(conn, loaded):
     assert result.rows_loaded == sum(f.rows for f in files)
     assert table_facts(conn, table) == expected_facts(files)
     assert values(conn, table) == expected_values(files)
-    # Batches of about SMALL / WORKERS files: one PUT and one COPY each, not one per file.
+    # Batches of about SMALL / WORKERS files: one PUT and one COPY each, not one per file, and
+    # each batch's rows packed into one staged file.
     batches = math.ceil(SMALL / math.ceil(SMALL / WORKERS))
     assert 1 <= statements.count("PUT") <= batches
     assert 1 <= statements.count("COPY") <= batches
-    assert all("/*'" in s for s in statements.sent if s.startswith("PUT"))
+    assert all(".pack." in s for s in statements.sent if s.startswith(("PUT", "COPY")))
 
 
 def test_a_rerun_of_the_500_sends_no_put_and_no_copy(conn, loaded):
@@ -145,6 +146,28 @@ def test_a_bad_file_in_a_batch_fails_alone_with_its_line(conn, table, tmp_path, 
     assert values(conn, table) == expected_values(good)
 
 
+def test_a_packed_batch_whose_rows_do_not_add_up_loads_file_by_file(conn, table, tmp_path, monkeypatch):
+    """The packed COPY's row count is checked against the files' own: when they differ, nothing of
+    the packed COPY is kept and every file loads from its own staged file, exactly once."""
+    import snowload_nb.batches as batches
+
+    files = small_files(tmp_path / "files", 40)
+    miscount = files[7].path.read_bytes().split(b"\n", 1)[1]
+    real = batches.count_rows
+    monkeypatch.setattr(batches, "count_rows", lambda text: real(text) + (text == miscount))
+    statements = Statements()
+
+    result = sl.Loader(conn, table, workers=1, progress="none", connect=statements.connect).load(
+        [str(f.path) for f in files]
+    )
+
+    assert [(f.status, f.rows_loaded) for f in result.files] == [("loaded", f.rows) for f in files]
+    assert table_facts(conn, table) == expected_facts(files)
+    assert values(conn, table) == expected_values(files)
+    puts = [s for s in statements.sent if s.startswith("PUT")]
+    assert [".pack." in s for s in puts] == [True, False]  # the packed file, then each file of the batch
+
+
 def test_big_files_go_in_parts_while_small_ones_share_batches(conn, table, tmp_path):
     big = generate_files(tmp_path / "big", (11_000_000, 9_000_000), prefix="big")
     first_id = sum(f.rows for f in big) + 1
@@ -160,8 +183,8 @@ def test_big_files_go_in_parts_while_small_ones_share_batches(conn, table, tmp_p
     assert [(f.status, f.rows_loaded) for f in result.files] == [("loaded", f.rows) for f in everything]
     assert table_facts(conn, table) == expected_facts(everything)
     puts = [s for s in statements.sent if s.startswith("PUT")]
-    batch_puts = [s for s in puts if "/*'" in s]
-    part_puts = [s for s in puts if "/*'" not in s]
+    batch_puts = [s for s in puts if ".pack." in s]
+    part_puts = [s for s in puts if ".pack." not in s]
     # Each big file in parts of at most 5 MB staged (uncompressed here), one PUT each; the 60
     # small files in batches.
     assert len(part_puts) >= sum(math.ceil(f.path.stat().st_size / 5_000_000) for f in big) >= 2 * len(big)
