@@ -66,7 +66,8 @@ from .sessions import SessionPool
 from .sources import SourceFile
 from .sql import Compression, FileFormat, StagePath
 
-FILE_MAX = 8_000_000  # bytes on disk: a file this size or less may share a batch...
+FILE_MAX = 1_000_000  # bytes on disk: a file this size or less may share a batch (a bigger one
+# is worth its own statements, and its own worker: a batch loads on one)...
 PART_SHARE = 4  # ...and at most this fraction of the part size
 FILES_MAX = 250  # files per batch
 BYTES_MAX = 100_000_000  # bytes on disk per batch
@@ -124,6 +125,7 @@ def plan_batches(
     files or `BYTES_MAX` bytes each), since each batch runs on one worker.
     """
     limit = min(FILE_MAX, plan.part_size // PART_SHARE)
+    bytes_max = min(BYTES_MAX, plan.part_size)  # a packed batch is one staged file: at most a part
     groups: dict[tuple[FileFormat, Compression, tuple[tuple[str, int], ...] | None], list[tuple[int, SourceFile]]] = {}
     alone: list[tuple[int, Source]] = []
     for index, source in sources:
@@ -141,7 +143,7 @@ def plan_batches(
             current: list[tuple[int, SourceFile]] = []
             size = 0
             for member in share:
-                if current and (len(current) >= FILES_MAX or size + member[1].size > BYTES_MAX):
+                if current and (len(current) >= FILES_MAX or size + member[1].size > bytes_max):
                     batches.append(Batch(len(batches), tuple(current), file_format, compression, fields))
                     current, size = [], 0
                 current.append(member)

@@ -34,9 +34,7 @@ SCRIPT = textwrap.dedent(
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started in the background
     conn = sl.connect_local()
     conn.cursor().execute(sql.create_table(sql.QualifiedName.parse("T"), DEMO_COLUMNS))
-    # Files one by one (2 MB is more than a quarter of 5 MB parts: none shares a batch), so one
-    # is in the table while the others are still to come.
-    loader = sl.Loader(conn, "T", workers=1, progress="log", part_size_mb=5)
+    loader = sl.Loader(conn, "T", workers=1, progress="log")
     try:
         loader.load(sys.argv[1:])
         print("the next statement ran")

@@ -34,11 +34,6 @@ def big_files(tmp_path_factory):
     return [str(f.path) for f in generate_files(tmp_path_factory.mktemp("big"), [4_000_000] * 16)]
 
 
-# These loads pass part_size_mb=5 so that files over 1.25 MB load one by one, as the tests of
-# per-file rows, of an interrupt between two files' COPYs and of a cancel need; smaller ones
-# still share a batch (snowload_nb.batches).
-
-
 def _paths(files) -> list[str]:
     return [str(f.path) for f in files]
 
@@ -118,7 +113,7 @@ def _foreign_output(messages: list[Message], cell_id: str) -> list[Message]:
 
 def test_live_widget_from_worker_threads(kernel, small_files):
     cell = kernel.execute(
-        f"result = sl.Loader(conn, new_table('LIVE'), workers=4, part_size_mb=5).load({_paths(small_files)!r})\n"
+        f"result = sl.Loader(conn, new_table('LIVE'), workers=4).load({_paths(small_files)!r})\n"
         "print(result.rows_loaded)"
     )
     assert cell.reply["status"] == "ok", cell.reply
@@ -160,7 +155,7 @@ def _copy_started(messages: list[Message]) -> bool:
 def test_interrupt_cancels_a_blocking_load_and_stops_the_cell(kernel, big_files):
     first = len(kernel.messages)
     msg_id = kernel.execute(
-        "loader = sl.Loader(conn, new_table('INTERRUPTED'), workers=1, part_size_mb=5)\n"
+        "loader = sl.Loader(conn, new_table('INTERRUPTED'), workers=1)\n"
         f"loader.load({big_files!r})\n"
         "print('the next statement ran')",
         wait=False,
@@ -218,18 +213,14 @@ def test_background_load_keeps_the_widget_live_after_the_cell(kernel, small_file
     assert {m.parent_id for m in job_displays if m.received < waited.idle_at} == {started.msg_id}
     assert [m for m in waited.messages if m.msg_type == "stream" and m.parent_id != waited.msg_id] == []
 
-    cancelled = kernel.execute(
-        f"job2 = sl.Loader(conn, new_table('CANCELLED'), workers=1, part_size_mb=5).start({big_files!r})"
-    )
+    cancelled = kernel.execute(f"job2 = sl.Loader(conn, new_table('CANCELLED'), workers=1).start({big_files!r})")
     assert cancelled.reply["status"] == "ok"
     stopped = kernel.execute("job2.cancel()\nr2 = job2.wait()\nprint(r2.state, job2.done())")
     assert stopped.stdout() == "cancelled True\n"
 
 
 def test_the_cancel_button_stops_a_background_load(kernel, big_files):
-    started = kernel.execute(
-        f"job3 = sl.Loader(conn, new_table('BUTTON'), workers=1, part_size_mb=5).start({big_files!r})"
-    )
+    started = kernel.execute(f"job3 = sl.Loader(conn, new_table('BUTTON'), workers=1).start({big_files!r})")
     (button,) = _opened(started.messages, "ButtonModel")
     kernel.click(button)
     stopped = kernel.execute("r3 = job3.wait()\nprint(r3.state)")

@@ -11,7 +11,6 @@ from snowload_nb.demo import DEMO_COLUMNS
 
 conn = sl.connect_local()
 conn.cursor().execute(sql.create_table(sql.QualifiedName.parse("T"), DEMO_COLUMNS))
-# 5 MB parts: files over 1.25 MB load one by one, with a line each handed on; smaller ones share batches.
-result = sl.Loader(conn, "T", workers=int(sys.argv[1]), progress="tqdm", part_size_mb=5).load(sys.argv[2:])
+result = sl.Loader(conn, "T", workers=int(sys.argv[1]), progress="tqdm").load(sys.argv[2:])
 (count,) = conn.cursor().execute('SELECT COUNT(*) FROM "T"').fetchone()
 print(f"RESULT rows_loaded={result.rows_loaded} in_table={count}")
