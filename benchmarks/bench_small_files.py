@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         out = subprocess.run(
             [sys.executable, __file__, "--one-run", "--scale", str(args.scale)],
             check=True,
-            capture_output=True,
+            stdout=subprocess.PIPE,  # a failure's traceback goes to the terminal
             text=True,
         ).stdout
         runs.append(json.loads(out.strip().splitlines()[-1]))

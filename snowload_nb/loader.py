@@ -367,13 +367,15 @@ class Loader:
             except Exception as exc:
                 if not self.create_table and self.mode != "overwrite":
                     raise LoadError(f"cannot load into {self.table} ({FIX}): {describe(exc)}", CREATE_TABLE) from None
-                _execute(cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}")
+                _execute_idempotent(
+                    cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}"
+                )
             else:
                 if self.mode == "overwrite":
                     replacement = Replacement.overwriting(self.table)
                     new = replacement.target
                     _execute(cursor, sql.create_table(new, columns()), f"cannot create the new table {new}")
-            _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
+            _execute_idempotent(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
             ledger = Ledger(self.table)
             try:
                 ledger.prepare(cursor)
@@ -676,6 +678,19 @@ def _execute(cursor: Any, statement: str, context: str) -> None:
         cursor.execute(statement)
     except Exception as exc:
         raise LoadError(f"{context}: {describe(exc)}") from None
+
+
+def _execute_idempotent(cursor: Any, statement: str, context: str, tries: int = 3) -> None:
+    """`_execute` a CREATE … IF NOT EXISTS. Two loads creating the same object at once may
+    conflict (the embedded server fails the second commit on a duplicate key); the one that lost
+    finds the object made when it tries again."""
+    for attempt in range(tries):
+        try:
+            cursor.execute(statement)
+            return
+        except Exception as exc:
+            if attempt == tries - 1:
+                raise LoadError(f"{context}: {describe(exc)}") from None
 
 
 @contextlib.contextmanager

@@ -146,6 +146,34 @@ def test_a_bad_file_in_a_batch_fails_alone_with_its_line(conn, table, tmp_path, 
     assert values(conn, table) == expected_values(good)
 
 
+def test_two_loads_of_the_same_small_files_at_once_load_each_file_once(table, tmp_path):
+    """Two loads pack the same files at once: the second to claim their ledger slots finds them
+    recorded by the first, loads nothing of them twice, and says which load had them."""
+    import threading
+
+    files = small_files(tmp_path / "files", 120)
+    connections = [sl.connect_local(), sl.connect_local()]
+    start = threading.Barrier(2)
+    results = [None, None]
+
+    def load(k):
+        start.wait()
+        results[k] = sl.Loader(connections[k], table, workers=3, progress="none").load([str(f.path) for f in files])
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert all(r.ok for r in results), [r.summary() for r in results]
+    for n, f in enumerate(files):
+        outcomes = sorted((r.files[n].status, r.files[n].rows_loaded) for r in results)
+        assert outcomes == [("loaded", f.rows), ("skipped", 0)], (f.path.name, outcomes)
+    assert table_facts(connections[0], table) == expected_facts(files)
+    assert values(connections[0], table) == expected_values(files)
+
+
 def test_a_packed_batch_whose_rows_do_not_add_up_loads_file_by_file(conn, table, tmp_path, monkeypatch):
     """The packed COPY's row count is checked against the files' own: when they differ, nothing of
     the packed COPY is kept and every file loads from its own staged file, exactly once."""
