@@ -1,21 +1,24 @@
 """Many small files in few statements: a batch is staged with one PUT and loaded with one COPY.
 
-Every statement costs a round trip (and on Snowflake cloud-services time) whatever its size, so a
-thousand small files loaded one by one spend their time on statements, not on data. Files well
-under the part size are grouped (by format, staged compression and column mapping: one COPY reads
-all its files one way), written to one local folder under names that carry their source's stage
-key, uploaded by one wildcard PUT into the batch's own stage folder and loaded by one COPY of it.
-COPY answers a row per staged file, so every file keeps its own status, rows and error.
+Every statement costs a round trip (and on Snowflake cloud-services time) whatever its size, and
+so does every staged file (the connector's upload, the server's bookkeeping), so a thousand small
+files loaded one by one spend their time on overheads, not on data. Files of at most 1 MB are
+grouped (by format, staged compression and column mapping: one COPY reads all its files one way).
 
-Exactly once, per file, as for any file: the COPY's transaction claims every member's lock slot
-first, leaves out members another load recorded meanwhile, checks that each member's one staged
-file was loaded, and records each loaded member in the ledger. A COPY that fails on one file
-loads none (ABORT_STATEMENT): the member its error names fails alone, and the batch is copied
-again without it; an error naming no member (the embedded server's column-count error) has each
-remaining member copied on its own. A batch is copied without PURGE, so files stay put for such a
-second COPY (the embedded server purges each file as it loads it, even in a COPY that then fails),
-and with FORCE: the ledger, not COPY's load metadata, keeps a file from loading twice. The batch's
-folder is removed once it is done.
+Plain CSV files are packed: one header, then each file's rows in turn, as one staged file, with
+each file's records counted here. The packed COPY runs in one transaction that claims every
+member's lock slot, checks that no other load recorded a member meanwhile, checks that the COPY
+loaded exactly the rows counted, and records each member in the ledger. Anything else (a failed
+COPY, a count that differs, a member loaded elsewhere) rolls back and the batch loads file by file.
+
+File by file (and for compressed CSV and Parquet, which are not packed): every member is written
+under a name carrying its source's stage key, one wildcard PUT stages them all, and one COPY loads
+them; COPY answers a row per staged file, so every file keeps its own status, rows and error. A
+COPY that fails on one file loads none (ABORT_STATEMENT): the member its error names fails alone
+and the batch is copied again without it; an error naming no member (the embedded server's
+column-count error) has each remaining member copied on its own. These COPYs run without PURGE, so
+files stay put for such a second COPY, and with FORCE: the ledger, not COPY's load metadata, keeps
+a file from loading twice. The batch's folders are removed once it is done.
 """
 
 from __future__ import annotations
@@ -47,16 +50,16 @@ from .pipeline import (
     PendingCopy,
     Rejected,
     Source,
-    _check_unchanged,
-    _link_or_copy,
-    _rows,
-    _Staged,
+    Staged,
+    check_unchanged,
     clean_stage,
     commit_copies,
     csv_is_header_only,
     end_quietly,
     finish_empty,
     in_turn,
+    link_or_copy,
+    result_rows,
     retrying,
     stage_key,
     tidy_stage,
@@ -298,7 +301,7 @@ def _read_whole(source: SourceFile) -> bytes:
     data = source.path.read_bytes()
     if len(data) != source.size:
         raise SourceChanged
-    _check_unchanged(source)
+    check_unchanged(source)
     return data
 
 
@@ -337,7 +340,7 @@ def _load_pack(
     def put() -> list[dict[str, object]]:
         with sessions.cursor() as cursor:
             cursor.execute(sql.put(PurePosixPath(local), packed.folder, batch.compression))
-            return _rows(cursor)
+            return result_rows(cursor)
 
     (row,) = retrying(plan, model, indexes, cancel, put)
     if str(row.get("status", "")).upper() not in ("UPLOADED", "SKIPPED"):
@@ -388,7 +391,7 @@ def _copy_pack_in(
         cursor.execute(statement)
     except ProgrammingError as exc:
         raise _Unpack(describe(exc)) from None
-    results = _rows(cursor)
+    results = result_rows(cursor)
     counted = sum(rows for _, _, rows in packed.members)
     if len(results) != 1 or str(results[0].get("status", "")).upper() != "LOADED":
         raise _Unpack(f"the packed COPY answered {results!r}")
@@ -459,7 +462,7 @@ def _write(
     key = stage_key(source)
     if not _plain_csv(source):  # already compressed, or Parquet: staged as it is
         name = key + source.staged_name[len(source.stem) :]
-        _link_or_copy(source.path, local / name)
+        link_or_copy(source.path, local / name)
         model.advance(index, Phase.COMPRESS, source.size)
         return name
     read = 0
@@ -510,7 +513,7 @@ def _put(
     def put() -> list[dict[str, object]]:
         with sessions.cursor() as cursor:
             cursor.execute(sql.put_folder(local, target, batch.compression))
-            return _rows(cursor)
+            return result_rows(cursor)
 
     rows = {str(row.get("source")): row for row in retrying(plan, model, indexes, cancel, put)}
     staged, dropped = [], []
@@ -520,7 +523,7 @@ def _put(
         try:
             if status not in ("UPLOADED", "SKIPPED"):
                 raise RuntimeError(f"upload failed: {row.get('message') or status or 'the file was not sent'}")
-            _check_unchanged(member.source)  # after the upload: a linked file is read by the PUT
+            check_unchanged(member.source)  # after the upload: a linked file is read by the PUT
         except Exception as exc:
             end_quietly(model, member.index, FileState.FAILED, error=describe(exc))
             dropped.append(member)
@@ -609,7 +612,7 @@ def _copy_in(
     except ProgrammingError as exc:
         error = describe(exc)
         raise _BatchRejected(error, _named(error, copying)) from None
-    by_key = {str(row.get("file", "")).rsplit("/", 1)[-1].split(".")[0]: row for row in _rows(cursor)}
+    by_key = {str(row.get("file", "")).rsplit("/", 1)[-1].split(".")[0]: row for row in result_rows(cursor)}
     loads = []
     for member in copying:
         row = by_key.get(stage_key(member.source))
@@ -650,7 +653,7 @@ def _copy_each(
     for member in members:
         if cancel.is_set():
             raise Cancelled
-        item = PendingCopy(member.index, member.source, target.file(member.name), _Staged(batch.compression, 1))
+        item = PendingCopy(member.index, member.source, target.file(member.name), Staged(batch.compression, 1))
 
         def copy(item: PendingCopy = item) -> CopyOutcome:
             with sessions.transaction() as cursor:

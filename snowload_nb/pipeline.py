@@ -171,7 +171,7 @@ def load_file(
         else:
             end_quietly(model, index, FileState.CANCELLED, error=NOT_STARTED)
         return None
-    staged: _Staged | None = None
+    staged: Staged | None = None
     outcome: CopyOutcome | None = None
     try:
         if isinstance(source, SourceFile) and _is_plain_csv(source) and csv_is_header_only(source.path):
@@ -209,7 +209,7 @@ def load_file(
 
 
 @dataclass(frozen=True)
-class _Staged:
+class Staged:
     """What is on the stage for the file once every part is up."""
 
     compression: Compression
@@ -223,7 +223,7 @@ class PendingCopy:
     index: int
     source: Source
     target: StagePath | StagedFile
-    staged: _Staged
+    staged: Staged
 
     def statement(self, plan: LoadPlan) -> str:
         fields = plan.fields.get(self.source.key)
@@ -362,11 +362,11 @@ def clean_stage(folder: StagePath | StagedFile, sessions: SessionPool, plan: Loa
         logger.debug("could not remove %s from the stage: %s", folder.sql, describe(exc))
 
 
-def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Staged | None:
+def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Staged | None:
     """Write and upload every part, one upload in flight while the next part is written."""
     staged = None
     for part, compression in _parts(job, folder):
-        staged = _Staged(compression, part.number)
+        staged = Staged(compression, part.number)
         if in_flight:
             in_flight.pop().result()  # bounded: at most one part waits on disk per file
         job.model.begin(job.index, Phase.UPLOAD)
@@ -376,12 +376,12 @@ def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Stage
     job.model.complete(job.index, Phase.COMPRESS)
     while in_flight:
         in_flight.pop().result()
-    _check_unchanged(job.source)  # after the uploads: a linked file is read by its PUT
+    check_unchanged(job.source)  # after the uploads: a linked file is read by its PUT
     job.model.complete(job.index, Phase.UPLOAD)
     return staged
 
 
-def _check_unchanged(source: Source) -> None:
+def check_unchanged(source: Source) -> None:
     """The file must still be the version the load began with, or what was staged may be torn."""
     if not isinstance(source, SourceFile):
         return
@@ -407,7 +407,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
     if source.format is FileFormat.PARQUET or source.compression is not Compression.NONE:
         # Already compressed (Parquet compresses its own columns): staging it again costs only time.
         local = folder / source.staged_name
-        _link_or_copy(source.path, local)
+        link_or_copy(source.path, local)
         model.advance(job.index, Phase.COMPRESS, source.size)
         yield Part(local, 1, source.size, source.size), source.compression
         return
@@ -475,7 +475,7 @@ def _upload(job: _Job, part: Part, compression: Compression) -> None:
     def put() -> list[dict[str, Any]]:
         with job.sessions.cursor(job.queued) as cursor:
             cursor.execute(sql.put(part.path, job.target, compression))
-            return _rows(cursor)
+            return result_rows(cursor)
 
     rows = _retrying(job, put)
     statuses = {str(r.get("status", "")).upper() for r in rows}
@@ -486,7 +486,7 @@ def _upload(job: _Job, part: Part, compression: Compression) -> None:
     job.model.advance(job.index, Phase.UPLOAD, part.source_bytes)
 
 
-def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
+def _copy(job: _Job, staged: Staged) -> CopyOutcome:
     job.model.begin(job.index, Phase.COPY)
     item = PendingCopy(job.index, job.source, job.target, staged)
 
@@ -511,7 +511,7 @@ def run_copy(cursor: Any, statement: str, source: Source) -> CopyOutcome:
     """
     try:
         cursor.execute(statement)
-        outcome = read_copy_result(_rows(cursor))
+        outcome = read_copy_result(result_rows(cursor))
     except ProgrammingError as exc:
         outcome = CopyOutcome(FileState.FAILED, error=describe(exc))
     if outcome.state is FileState.FAILED and outcome.error:  # in the user's terms, the server's text after
@@ -571,12 +571,12 @@ def csv_is_header_only(path: Path, probe: int = 1 << 16) -> bool:
     return not rest.strip()
 
 
-def _rows(cursor: Any) -> list[dict[str, Any]]:
+def result_rows(cursor: Any) -> list[dict[str, Any]]:
     names = [d[0].lower() for d in cursor.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _link_or_copy(source: Path, destination: Path) -> None:
+def link_or_copy(source: Path, destination: Path) -> None:
     try:
         os.symlink(source, destination)
     except OSError:
