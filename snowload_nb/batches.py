@@ -195,7 +195,8 @@ def load_batch(
     loaded: list[SourceFile] = []
     try:
         local.mkdir(mode=0o700)
-        todo, again = list(batch.members), False
+        todo: list[tuple[int, SourceFile]] = list(batch.members)
+        again: frozenset[int] = frozenset()  # members already compressed and staged once, packed
         if batch.packed:
             packed, todo = _pack(batch, local / "pack", plan, model, cancel)
             if packed is not None:
@@ -203,7 +204,8 @@ def load_batch(
                 if _load_pack(batch, packed, plan, model, sessions, cancel):
                     loaded.extend(source for _, source, _ in packed.members)
                 else:
-                    todo, again = [(index, source) for index, source, _ in packed.members] + todo, True
+                    todo = [(index, source) for index, source, _ in packed.members] + todo
+                    again = frozenset(index for index, _, _ in packed.members)
         if todo:
             files = replace(batch, members=tuple(todo))
             (local / "files").mkdir(mode=0o700)
@@ -419,10 +421,15 @@ def _end_all(plan: LoadPlan, model: ProgressModel, indexes: list[int], started: 
 
 
 def _write_all(
-    batch: Batch, local: Path, plan: LoadPlan, model: ProgressModel, cancel: threading.Event, again: bool = False
+    batch: Batch,
+    local: Path,
+    plan: LoadPlan,
+    model: ProgressModel,
+    cancel: threading.Event,
+    again: frozenset[int] = frozenset(),
 ) -> list[_Member]:
     """Compress (or link) every member into the local folder; a member that cannot fails alone.
-    `again`: the members went through this phase once already, packed; it is not counted twice."""
+    Members in `again` went through this phase once already, packed: they are not counted twice."""
 
     def check() -> None:
         if cancel.is_set():
@@ -435,7 +442,7 @@ def _write_all(
             if _plain_csv(source) and csv_is_header_only(source.path):
                 finish_empty(model, index)
                 continue
-            if not again:
+            if index not in again:
                 model.begin(index, Phase.COMPRESS)
             if source.key in plan.fields:
                 check_row_widths(source, check)  # a COPY by name would load a short row's gap as NULL
@@ -448,7 +455,7 @@ def _write_all(
         if name is None:
             finish_empty(model, index)
             continue
-        if not again:
+        if index not in again:
             model.complete(index, Phase.COMPRESS)
             model.wait(index, Wait.BATCH)  # idle until the batch's PUT: not shown as work
         members.append(_Member(index, source, name))
@@ -503,12 +510,13 @@ def _put(
     model: ProgressModel,
     sessions: SessionPool,
     cancel: threading.Event,
-    again: bool = False,
+    again: frozenset[int] = frozenset(),
 ) -> list[_Member]:
     """One PUT of the whole folder; the members it staged whole and unchanged."""
     indexes = [m.index for m in members]
-    for index in indexes if not again else ():
-        model.begin(index, Phase.UPLOAD)
+    for index in indexes:
+        if index not in again:
+            model.begin(index, Phase.UPLOAD)
 
     def put() -> list[dict[str, object]]:
         with sessions.cursor() as cursor:
@@ -528,7 +536,7 @@ def _put(
             end_quietly(model, member.index, FileState.FAILED, error=describe(exc))
             dropped.append(member)
             continue
-        if not again:
+        if member.index not in again:
             model.staged(member.index, int(str(row.get("target_size") or 0)))
             model.advance(member.index, Phase.UPLOAD, member.source.size)
             model.complete(member.index, Phase.UPLOAD)
