@@ -247,50 +247,53 @@ def _pack(
             raise Cancelled
 
     local.mkdir(mode=0o700)
-    header: bytes | None = None
-    body = io.BytesIO()
+    raw = local / "rows.csv"  # on disk, not in memory: a batch may hold a part's worth
     members: list[tuple[int, SourceFile, int]] = []
     apart: list[tuple[int, SourceFile]] = []
-    for index, source in batch.members:
-        check()
-        try:
-            model.begin(index, Phase.COMPRESS)
-            data = _read_whole(source)
-            head, rows_text = _split_header(data)
-            if head is None:
-                apart.append((index, source))
+    with open(raw, "wb") as out:
+        for index, source in batch.members:
+            check()
+            try:
+                model.begin(index, Phase.COMPRESS)
+                data = _read_whole(source)
+                head, rows_text = _split_header(data)
+                if head is None:
+                    apart.append((index, source))
+                    continue
+                if source.key in plan.fields:
+                    check_row_widths(source, check)  # a COPY by name would load a short row's gap as NULL
+                rows = count_rows(rows_text)
+            except Cancelled:
+                raise
+            except Exception as exc:
+                end_quietly(model, index, FileState.FAILED, error=describe(exc))
                 continue
-            if source.key in plan.fields:
-                check_row_widths(source, check)  # a COPY by name would load a short row's gap as NULL
-            rows = count_rows(rows_text)
-        except Cancelled:
-            raise
-        except Exception as exc:
-            end_quietly(model, index, FileState.FAILED, error=describe(exc))
-            continue
-        if rows == 0:
-            finish_empty(model, index)
-            continue
-        header = header if header is not None else head
-        body.write(rows_text)
-        if not rows_text.endswith(b"\n"):
-            body.write(b"\n")
-        model.advance(index, Phase.COMPRESS, source.size)
-        members.append((index, source, rows))
-    if header is None or not members:
+            if rows == 0:
+                finish_empty(model, index)
+                continue
+            if not members:
+                out.write(head)
+            out.write(rows_text)
+            if not rows_text.endswith(b"\n"):
+                out.write(b"\n")
+            model.advance(index, Phase.COMPRESS, source.size)
+            members.append((index, source, rows))
+    if not members:
         return None, apart
     check()
-    whole = header + body.getvalue()
+    size = raw.stat().st_size
     stem = f"{stage_key(members[0][1])}.pack"  # a leftover of a killed run goes when that file loads
-    (part,) = split_csv(
-        io.BytesIO(whole),
-        local,
-        stem,
-        part_size=max(plan.part_size, len(whole)),
-        level=plan.compression_level,
-        cancelled=cancel.is_set,
-        size=len(whole),
-    )
+    with open(raw, "rb") as stream:
+        (part,) = split_csv(
+            stream,
+            local,
+            stem,
+            part_size=max(plan.part_size, size),
+            level=plan.compression_level,
+            cancelled=cancel.is_set,
+            size=size,
+        )
+    raw.unlink()
     for index, _, _ in members:
         model.complete(index, Phase.COMPRESS)
         model.wait(index, Wait.BATCH)
