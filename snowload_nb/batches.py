@@ -67,7 +67,7 @@ from .pipeline import (
 from .schema import check_row_widths
 from .sessions import SessionPool
 from .sources import SourceFile
-from .sql import Compression, FileFormat, StagePath
+from .sql import Compression, FileFormat, StagedFile, StagePath
 
 FILE_MAX = 1_000_000  # bytes on disk: a file this size or less may share a batch (a bigger one
 # is worth its own statements, and its own worker: a batch loads on one)...
@@ -198,14 +198,13 @@ def load_batch(
         todo: list[tuple[int, SourceFile]] = list(batch.members)
         again: frozenset[int] = frozenset()  # members already compressed and staged once, packed
         if batch.packed:
-            packed, todo = _pack(batch, local / "pack", plan, model, cancel)
-            if packed is not None:
-                sent.append(packed.folder)
-                if _load_pack(batch, packed, plan, model, sessions, cancel):
-                    loaded.extend(source for _, source, _ in packed.members)
-                else:
-                    todo = [(index, source) for index, source, _ in packed.members] + todo
-                    again = frozenset(index for index, _, _ in packed.members)
+            rows, todo = _pack(batch, local / "pack", plan, model, cancel)
+            if rows is not None:
+                sent.append(rows.folder)
+                doubtful = _load_packed(batch, rows, rows.members, plan, model, sessions, cancel)
+                loaded.extend(m.source for m in rows.members if model.state_of(m.index) is FileState.LOADED)
+                todo = [(m.index, m.source) for m in doubtful] + todo
+                again = frozenset(m.index for m in doubtful)
         if todo:
             files = replace(batch, members=tuple(todo))
             (local / "files").mkdir(mode=0o700)
@@ -228,19 +227,32 @@ def load_batch(
 
 
 @dataclass(frozen=True)
-class _Packed:
-    """The batch's rows in one staged file: one header, then each member's rows in turn."""
+class _PackMember:
+    """A member whose rows are in the batch's rows file, from `start` to `end`."""
 
+    index: int
+    source: SourceFile
+    rows: int  # records counted here
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The packed members' rows in one local file after one header, and their stage folder."""
+
+    path: Path
+    header: bytes
+    members: tuple[_PackMember, ...]
     folder: StagePath
-    name: str
-    members: tuple[tuple[int, SourceFile, int], ...]  # index, source, rows counted here
 
 
 def _pack(
     batch: Batch, local: Path, plan: LoadPlan, model: ProgressModel, cancel: threading.Event
-) -> tuple[_Packed | None, list[tuple[int, SourceFile]]]:
-    """Read every member and write their rows as one file, compressed once. A member that cannot
-    be read fails alone; one whose header spans lines is left to load on its own file (returned)."""
+) -> tuple[_Rows | None, list[tuple[int, SourceFile]]]:
+    """Read every member and write their rows into one file after one header. A member that
+    cannot be read fails alone; one whose header spans lines is left to load on its own file
+    (returned)."""
 
     def check() -> None:
         if cancel.is_set():
@@ -248,8 +260,9 @@ def _pack(
 
     local.mkdir(mode=0o700)
     raw = local / "rows.csv"  # on disk, not in memory: a batch may hold a part's worth
-    members: list[tuple[int, SourceFile, int]] = []
+    members: list[_PackMember] = []
     apart: list[tuple[int, SourceFile]] = []
+    header = b""
     with open(raw, "wb") as out:
         for index, source in batch.members:
             check()
@@ -272,33 +285,85 @@ def _pack(
                 finish_empty(model, index)
                 continue
             if not members:
+                header = head
                 out.write(head)
+            start = out.tell()
             out.write(rows_text)
             if not rows_text.endswith(b"\n"):
                 out.write(b"\n")
             model.advance(index, Phase.COMPRESS, source.size)
-            members.append((index, source, rows))
+            members.append(_PackMember(index, source, rows, start, out.tell()))
     if not members:
         return None, apart
-    check()
-    size = raw.stat().st_size
-    stem = f"{stage_key(members[0][1])}.pack"  # a leftover of a killed run goes when that file loads
-    with open(raw, "rb") as stream:
-        (part,) = split_csv(
-            stream,
-            local,
-            stem,
-            part_size=max(plan.part_size, size),
-            level=plan.compression_level,
-            cancelled=cancel.is_set,
-            size=size,
-        )
-    raw.unlink()
-    for index, _, _ in members:
-        model.complete(index, Phase.COMPRESS)
-        model.wait(index, Wait.BATCH)
+    for member in members:
+        model.complete(member.index, Phase.COMPRESS)
+        model.wait(member.index, Wait.BATCH)
     folder = StagePath(plan.stage, f"{batch.folder(plan).key}{PACK_SUFFIX}")
-    return _Packed(folder, part.path.name, tuple(members)), apart
+    return _Rows(raw, header, tuple(members), folder), apart
+
+
+def _load_packed(
+    batch: Batch,
+    rows: _Rows,
+    members: tuple[_PackMember, ...],
+    plan: LoadPlan,
+    model: ProgressModel,
+    sessions: SessionPool,
+    cancel: threading.Event,
+) -> list[_PackMember]:
+    """Load `members` as one packed file. When its COPY is rejected, each half is loaded the same
+    way, down to the one file the error is about, which fails alone with its own error and line
+    (packed alone, its lines are the file's own): one bad file among 250 costs 16 small COPYs, not
+    250, since the embedded server's error names no file. The members whose packed COPY could not
+    be trusted otherwise (a count that differs, a file loaded elsewhere) are returned, to load file
+    by file."""
+    try:
+        _load_pack(batch, rows, members, plan, model, sessions, cancel)
+    except _Unpack:
+        return list(members)
+    except _PackRejected as rejected:
+        if len(members) == 1:
+            (member,) = members
+            end_quietly(model, member.index, FileState.FAILED, error=explain(rejected.error, member.source))
+            return []
+        half = len(members) // 2
+        return [
+            *_load_packed(batch, rows, members[:half], plan, model, sessions, cancel),
+            *_load_packed(batch, rows, members[half:], plan, model, sessions, cancel),
+        ]
+    return []
+
+
+def _write_pack(rows: _Rows, members: tuple[_PackMember, ...], plan: LoadPlan, cancel: threading.Event) -> Path:
+    """The members' rows after the header, compressed as staged: the whole rows file, or a file
+    of just these members' rows when a rejected COPY split the batch."""
+    local = rows.path.parent
+    first = members[0]
+    stem = f"{stage_key(first.source)}.pack{first.index}_{len(members)}"  # a leftover goes when that file loads
+    source = rows.path
+    if members != rows.members:
+        source = local / f"{stem}.csv.part"
+        with open(rows.path, "rb") as whole, open(source, "wb") as out:
+            out.write(rows.header)
+            for member in members:
+                whole.seek(member.start)
+                out.write(whole.read(member.end - member.start))
+    size = source.stat().st_size
+    try:
+        with open(source, "rb") as stream:
+            (part,) = split_csv(
+                stream,
+                local,
+                stem,
+                part_size=max(plan.part_size, size),
+                level=plan.compression_level,
+                cancelled=cancel.is_set,
+                size=size,
+            )
+    finally:
+        if source != rows.path:
+            source.unlink()
+    return part.path
 
 
 def _read_whole(source: SourceFile) -> bytes:
@@ -329,80 +394,96 @@ def count_rows(text: bytes) -> int:
 
 
 class _Unpack(Exception):
-    """The packed COPY cannot be trusted for every member: load the batch file by file."""
+    """The packed COPY cannot be trusted for every member: load them file by file."""
+
+
+class _PackRejected(Exception):
+    """The server rejected the packed COPY (a bad value in one of its files, most likely)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def _load_pack(
-    batch: Batch, packed: _Packed, plan: LoadPlan, model: ProgressModel, sessions: SessionPool, cancel: threading.Event
-) -> bool:
-    """PUT and COPY the packed file in one transaction; True when every member loaded, False when
-    the batch must load file by file (nothing of it committed)."""
-    indexes = [index for index, _, _ in packed.members]
-    local = plan.workdir / f"batch-{batch.number:05d}" / "pack" / packed.name
-    for index in indexes:
-        model.begin(index, Phase.UPLOAD)
+    batch: Batch,
+    rows: _Rows,
+    members: tuple[_PackMember, ...],
+    plan: LoadPlan,
+    model: ProgressModel,
+    sessions: SessionPool,
+    cancel: threading.Event,
+) -> None:
+    """PUT the members' packed file and COPY it in one transaction. Raises `_PackRejected` or
+    `_Unpack` with nothing of it committed."""
+    indexes = [m.index for m in members]
+    first = members == rows.members  # later tries of a split batch are not counted again
+    local = _write_pack(rows, members, plan, cancel)
+    if first:
+        for index in indexes:
+            model.begin(index, Phase.UPLOAD)
 
     def put() -> list[dict[str, object]]:
         with sessions.cursor() as cursor:
-            cursor.execute(sql.put(PurePosixPath(local), packed.folder, batch.compression))
+            cursor.execute(sql.put(PurePosixPath(local), rows.folder, batch.compression))
             return result_rows(cursor)
 
     (row,) = retrying(plan, model, indexes, cancel, put)
+    local.unlink()
     if str(row.get("status", "")).upper() not in ("UPLOADED", "SKIPPED"):
         raise RuntimeError(f"upload failed: {row.get('message') or row.get('status') or 'the file was not sent'}")
-    staged = int(str(row.get("target_size") or 0))
-    total = sum(source.size for _, source, _ in packed.members) or 1
-    for index, source, _ in packed.members:
-        model.staged(index, staged * source.size // total)
-        model.complete(index, Phase.UPLOAD)
+    if first:
+        staged = int(str(row.get("target_size") or 0))
+        total = sum(m.source.size for m in members) or 1
+        for member in members:
+            model.staged(member.index, staged * member.source.size // total)
+            model.complete(member.index, Phase.UPLOAD)
+    name = local.name
 
     def copy_once() -> None:
         with sessions.transaction() as cursor:
-            _copy_pack_in(cursor, batch, packed, plan, model, cancel)
+            _copy_pack_in(cursor, batch, rows.folder.file(name), members, plan, model, cancel)
 
-    try:
-        retrying(plan, model, indexes, cancel, lambda: in_turn(cancel, copy_once))
-    except _Unpack:
-        return False
-    for index, _, rows in packed.members:
-        model.complete(index, Phase.COPY)
-        end_quietly(model, index, FileState.LOADED, rows=rows)
-    return True
+    retrying(plan, model, indexes, cancel, lambda: in_turn(cancel, copy_once))
+    for member in members:
+        model.complete(member.index, Phase.COPY)
+        end_quietly(model, member.index, FileState.LOADED, rows=member.rows)
 
 
 def _copy_pack_in(
-    cursor: Any, batch: Batch, packed: _Packed, plan: LoadPlan, model: ProgressModel, cancel: threading.Event
+    cursor: Any,
+    batch: Batch,
+    staged: StagedFile,
+    members: tuple[_PackMember, ...],
+    plan: LoadPlan,
+    model: ProgressModel,
+    cancel: threading.Event,
 ) -> None:
     """Inside the batch's transaction: claim, COPY, check the rows against each member's count,
-    record every member. Raises `_Unpack` (rolling back) when anything is not as counted."""
-    keys = [source.key for _, source, _ in packed.members]
+    record every member. Raises `_PackRejected` or `_Unpack` (rolling back) when anything is not
+    as counted."""
+    keys = [m.source.key for m in members]
     plan.ledger.claim_together(cursor, keys, plan.attempt)
     if not plan.force and plan.ledger.loaded(cursor, keys):
         raise _Unpack("another load recorded one of its files meanwhile")
-    for index, _, _ in packed.members:
-        model.begin(index, Phase.COPY)
+    for member in members:
+        model.begin(member.index, Phase.COPY)
     if cancel.is_set():
         raise Cancelled
     statement = sql.copy_into(
-        plan.table,
-        packed.folder.file(packed.name),
-        batch.file_format,
-        batch.compression,
-        force=True,
-        fields=batch.fields,
-        purge=False,
+        plan.table, staged, batch.file_format, batch.compression, force=True, fields=batch.fields, purge=False
     )
     try:
         cursor.execute(statement)
     except ProgrammingError as exc:
-        raise _Unpack(describe(exc)) from None
+        raise _PackRejected(describe(exc)) from None
     results = result_rows(cursor)
-    counted = sum(rows for _, _, rows in packed.members)
+    counted = sum(m.rows for m in members)
     if len(results) != 1 or str(results[0].get("status", "")).upper() != "LOADED":
         raise _Unpack(f"the packed COPY answered {results!r}")
     if int(str(results[0].get("rows_loaded") or 0)) != counted:
         raise _Unpack("the packed COPY loaded another number of rows than the files hold")
-    loads = [(source.key, rows) for _, source, rows in packed.members]
+    loads = [(m.source.key, m.rows) for m in members]
     if plan.ledger.record_many(cursor, loads, plan.attempt) != len(loads) and not plan.force:
         raise LockBusy("another load recorded a file of the batch first")
     if cancel.is_set():  # the last moment nothing is committed yet

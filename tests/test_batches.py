@@ -100,7 +100,7 @@ def test_500_small_files_load_exactly_in_few_puts_and_copies(conn, loaded):
     batches = math.ceil(SMALL / math.ceil(SMALL / WORKERS))
     assert 1 <= statements.count("PUT") <= batches
     assert 1 <= statements.count("COPY") <= batches
-    assert all(".pack." in s for s in statements.sent if s.startswith(("PUT", "COPY")))
+    assert all(".pack" in s for s in statements.sent if s.startswith(("PUT", "COPY")))
 
 
 def test_a_rerun_of_the_500_sends_no_put_and_no_copy(conn, loaded):
@@ -120,22 +120,31 @@ def test_a_rerun_of_the_500_sends_no_put_and_no_copy(conn, loaded):
     assert [name for name in staged if any(key in name for key in keys)] == []  # nothing of theirs left staged
 
 
-@pytest.mark.parametrize("named", [True, False], ids=["error-names-the-file", "each-copied-alone"])
-def test_a_bad_file_in_a_batch_fails_alone_with_its_line(conn, table, tmp_path, monkeypatch, named):
-    """The batch is copied again without the file the COPY's error names; an error that names
-    none (the embedded server's for a column count) has every file copied on its own."""
+@pytest.mark.parametrize("route", ["packed", "file-by-file", "file-by-file-named"])
+def test_a_bad_file_in_a_batch_fails_alone_with_its_line(conn, table, tmp_path, monkeypatch, route):
+    """Packed, a rejected COPY is split in halves down to the bad file, which fails alone with its
+    own line: a few COPYs, not one per file. File by file (compressed or Parquet files), the batch
+    is copied again without the file the COPY's error names (Snowflake's errors name it: simulated
+    here, as the embedded server's do not) or, when it names none, every file on its own."""
     import snowload_nb.batches as batches
 
-    if not named:
-        monkeypatch.setattr(batches, "_named", lambda error, members: None)
+    if route != "packed":
+        monkeypatch.setattr(batches.Batch, "packed", property(lambda self: False))
+    if route == "file-by-file-named":
+        monkeypatch.setattr(
+            batches, "_named", lambda error, members: next((m for m in members if m.source.path == bad), None)
+        )
     good = small_files(tmp_path / "files", 30)
     bad = tmp_path / "files" / "bad.csv"
     row = "{},99,plain,1.5,2026-01-01 00:00:00,alpha\n"
     header = '"id","file_no","name","amount","at","note"\n'
     bad.write_text(header + row.format(9001) + row.format(9002) + row.replace("{}", "abc") + row.format(9003))
     files = [*good[:17], bad, *good[17:]]  # in the middle of its batch
+    statements = Statements()
 
-    result = sl.Loader(conn, table, workers=2, progress="none").load([str(getattr(f, "path", f)) for f in files])
+    result = sl.Loader(conn, table, workers=2, progress="none", connect=statements.connect).load(
+        [str(getattr(f, "path", f)) for f in files]
+    )
 
     statuses = {f.path: (f.status, f.rows_loaded) for f in result.files}
     assert statuses.pop(str(bad))[0] == "failed"
@@ -144,6 +153,10 @@ def test_a_bad_file_in_a_batch_fails_alone_with_its_line(conn, table, tmp_path, 
     assert "line 4" in failed.error and "abc" in failed.error
     assert table_facts(conn, table) == expected_facts(good)
     assert values(conn, table) == expected_values(good)
+    if route == "packed":  # two batches of ~16: the good one once, the bad one halved 4 times
+        assert statements.count("COPY") <= 2 + 2 * math.ceil(math.log2(len(files)))
+    elif route == "file-by-file-named":  # the batch, then the batch without the named file
+        assert statements.count("COPY") == 3
 
 
 def test_two_loads_of_the_same_small_files_at_once_load_each_file_once(table, tmp_path):
@@ -193,7 +206,7 @@ def test_a_packed_batch_whose_rows_do_not_add_up_loads_file_by_file(conn, table,
     assert table_facts(conn, table) == expected_facts(files)
     assert values(conn, table) == expected_values(files)
     puts = [s for s in statements.sent if s.startswith("PUT")]
-    assert [".pack." in s for s in puts] == [True, False]  # the packed file, then each file of the batch
+    assert [".pack" in s for s in puts] == [True, False]  # the packed file, then each file of the batch
 
 
 def test_big_files_go_in_parts_while_small_ones_share_batches(conn, table, tmp_path):
@@ -211,8 +224,8 @@ def test_big_files_go_in_parts_while_small_ones_share_batches(conn, table, tmp_p
     assert [(f.status, f.rows_loaded) for f in result.files] == [("loaded", f.rows) for f in everything]
     assert table_facts(conn, table) == expected_facts(everything)
     puts = [s for s in statements.sent if s.startswith("PUT")]
-    batch_puts = [s for s in puts if ".pack." in s]
-    part_puts = [s for s in puts if ".pack." not in s]
+    batch_puts = [s for s in puts if ".pack" in s]
+    part_puts = [s for s in puts if ".pack" not in s]
     # Each big file in parts of at most 5 MB staged (uncompressed here), one PUT each; the 60
     # small files in batches.
     assert len(part_puts) >= sum(math.ceil(f.path.stat().st_size / 5_000_000) for f in big) >= 2 * len(big)
