@@ -133,7 +133,7 @@ def many(browser: Browser, lab: JupyterLab, workdir: Path) -> Iterator[dict[str,
     write_notebook(lab.root / NAME)
     with opened(browser, lab, NAME, workdir / "failures") as page:
         load = page.cell_index(LOAD_CELL)
-        run = run_notebook(page, timeout=240, keep=workdir / "records" / "many-small.json")
+        run = run_notebook(page, timeout=300, keep=workdir / "records" / "many-small.json")
         kernel = page.kernel_value(
             f"{{'files': {files_expr('result')}, 'seconds': result.seconds, 'in_table': in_table}}"
         )
