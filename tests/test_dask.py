@@ -249,3 +249,26 @@ def test_the_views_say_partitions(client, conn, monkeypatch):
     (widget,) = made
     assert widget.record_text.startswith(f"Done: 6,000 rows into {table} from {PARTITIONS} partitions")
     assert "partition 23" in widget.record_html
+
+
+def _wait_for_the_test(df: pd.DataFrame, event: str = "") -> pd.DataFrame:
+    distributed.Event(event).wait()
+    return df
+
+
+def test_cancel_stops_the_dask_futures_and_commits_nothing(client, conn):
+    table = new_table(conn, "DASK_CANCELLED")
+    release = distributed.Event(f"release-{os.getpid()}")
+    hold = functools.partial(_wait_for_the_test, event=release.name)
+    plain = dd.from_pandas(frame(2_000), npartitions=PARTITIONS)
+    ddf = plain.map_partitions(hold, meta=plain._meta)  # with meta given, Dask need not call it here
+    try:
+        job = sl.Loader(conn, table, progress="none").start_dataframe(ddf)
+        assert job.cancel()
+        result = job.result(timeout=120)
+    finally:
+        release.set()  # the workers' threads, blocked in partitions nobody wants, go free
+
+    assert result.cancelled and result.rows_loaded == 0
+    assert {f.status for f in result.files} == {"cancelled"}
+    assert count(conn, table) == 0
