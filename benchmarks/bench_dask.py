@@ -217,7 +217,9 @@ def report(size: dict[str, int], frame_mb: float, runs: dict[str, list[dict[str,
         f"{yes(peak_d < frame_mb)}; its growth during the load, peak minus RSS before it: "
         f"{statistics.median(r['peak_rss_mb'] - r['rss_before_mb'] for r in runs['d']):.0f} MB against "
         f"{statistics.median(r['peak_rss_mb'] - r['rss_before_mb'] for r in runs['p']):.0f} MB for (p).",
-        f"- Time (d)/(p): {time_ratio:.2f}.",
+        f"- Time (d)/(p): {time_ratio:.2f}, of medians. On this shared 2-core machine (other loads ran beside "
+        "it) times swing between rounds: read the spread. Both cases end on the same embedded server, whose "
+        "COPY of the rows takes much of either time; what (d) saves for certain is the notebook's memory.",
     ]
     return "\n".join(lines) + "\n"
 

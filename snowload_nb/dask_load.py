@@ -193,6 +193,7 @@ class DaskRun:
         self.interrupted = False
         self._hold = hold
         self._cancel = threading.Event()
+        self._cancelled_by_user = False
         self._futures: list[Any] = []
         self._progress = PartitionProgress(model, rows)
 
@@ -209,6 +210,7 @@ class DaskRun:
 
     def cancel(self) -> None:
         """Nothing more is staged or committed; the partitions' Dask futures are cancelled."""
+        self._cancelled_by_user = True
         self._cancel.set()
 
     def execute(self) -> LoadResult:
@@ -267,6 +269,9 @@ class DaskRun:
                 )
                 try:
                     copy_all_or_nothing(pending, [], plan, self.model, sessions, self._cancel, replacement)
+                    # It takes an interrupt during its COPY as a cancel of its own: raised on, once settled.
+                    if self._cancel.is_set() and not self._cancelled_by_user:
+                        self.interrupted = True
                 finally:
                     if replacement is not None:
                         replacement.settle(sessions, plan)
