@@ -6,6 +6,7 @@ factory `connect_local()` keeps (it pickles), as a real cluster reaches Snowflak
 
 from __future__ import annotations
 
+import _thread
 import functools
 import os
 import signal
@@ -272,4 +273,36 @@ def test_cancel_stops_the_dask_futures_and_commits_nothing(client, conn):
 
     assert result.cancelled and result.rows_loaded == 0
     assert {f.status for f in result.files} == {"cancelled"}
+    assert count(conn, table) == 0
+
+
+def _started_then_wait(df: pd.DataFrame, started: str = "", release: str = "") -> pd.DataFrame:
+    distributed.Event(started).set()
+    distributed.Event(release).wait()
+    return df
+
+
+def test_an_interrupt_cancels_the_futures_commits_nothing_and_is_raised_on(client, conn):
+    table = new_table(conn, "DASK_INTERRUPTED")
+    started = distributed.Event(f"started-{os.getpid()}")
+    release = distributed.Event(f"release-interrupt-{os.getpid()}")
+    hold = functools.partial(_started_then_wait, started=started.name, release=release.name)
+    plain = dd.from_pandas(frame(2_000), npartitions=PARTITIONS)
+    ddf = plain.map_partitions(hold, meta=plain._meta)
+    loader = sl.Loader(conn, table, progress="none")
+
+    def interrupt_once_running():
+        started.wait()  # a partition is running on a worker: the load is under way
+        _thread.interrupt_main()
+
+    helper = threading.Thread(target=interrupt_once_running)
+    helper.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loader.load_dataframe(ddf)
+    finally:
+        helper.join()
+        release.set()
+
+    assert loader.last_result.cancelled and loader.last_result.rows_loaded == 0
     assert count(conn, table) == 0
