@@ -100,6 +100,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_embedded.py
 	$(BIN)/python benchmarks/bench_faults.py
 	$(BIN)/python benchmarks/bench_rerun.py
+	$(BIN)/python benchmarks/bench_small_files.py
 	$(BIN)/python benchmarks/bench_dask.py
 
 clean:

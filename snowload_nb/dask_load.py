@@ -35,7 +35,8 @@ from .ledger import Ledger
 from .local import session_factory
 from .matching import plan_columns, read_table_columns
 from .model import FileState, Phase, ProgressModel
-from .pipeline import LoadPlan, PendingCopy, _Staged, tidy_stage
+from .pipeline import LoadPlan, PendingCopy, tidy_stage
+from .pipeline import Staged as StagedParts
 from .result import LoadResult, titled
 from .schema import Refused
 from .sessions import SessionPool, exclusive_use
@@ -352,7 +353,7 @@ class DaskRun:
                 self.rows[n],
                 _PartitionSource(s.key, f"partition {n}"),
                 StagePath(self.spec.stage, s.key).child(self.spec.attempt),
-                _Staged(Compression.NONE, s.parts),
+                StagedParts(Compression.NONE, s.parts),
             )
             for n, s in sorted(staged.items())
             if s.parts and not s.already_loaded

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import sql
 from .atomic import MODES, Replacement, copy_all_or_nothing
+from .batches import load_batch, plan_batches
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import FIX, Fix, LoadError, describe
@@ -40,6 +41,7 @@ from .options import (
 from .pipeline import (
     NOT_STARTED,
     NOT_TRIED,
+    Leftovers,
     LoadPlan,
     PendingCopy,
     Source,
@@ -377,13 +379,15 @@ class Loader:
             except Exception as exc:
                 if not self.create_table and self.mode != "overwrite":
                     raise LoadError(f"cannot load into {self.table} ({FIX}): {describe(exc)}", CREATE_TABLE) from None
-                _execute(cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}")
+                _execute_idempotent(
+                    cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}"
+                )
             else:
                 if self.mode == "overwrite":
                     replacement = Replacement.overwriting(self.table)
                     new = replacement.target
                     _execute(cursor, sql.create_table(new, columns()), f"cannot create the new table {new}")
-            _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
+            _execute_idempotent(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
             ledger = Ledger(self.table)
             try:
                 ledger.prepare(cursor)
@@ -545,6 +549,7 @@ class _Run:
             workers = max(1, min(loader.workers, len(self.sources)))
             with _private_workdir() as workdir, contextlib.closing(loader._sessions(workers)) as sessions:
                 stage = loader.table.sibling(sql.STAGE_NAME)
+                leftovers = self._leftovers(stage, sessions)
                 plan = LoadPlan(
                     table=loader.table if self.replacement is None else self.replacement.target,
                     stage=stage,
@@ -557,7 +562,8 @@ class _Run:
                     retries=loader.retries,
                     retry_delay=loader.retry_delay,
                     defer_copy=self.atomic,
-                    leftovers=self._leftovers(stage, sessions),
+                    leftovers=leftovers.folders,
+                    leftover_files=leftovers.files,
                     fields=self.fields,
                 )
                 uploads = ThreadPoolExecutor(workers, thread_name_prefix="snowload-upload")
@@ -565,12 +571,17 @@ class _Run:
                 futures: list[Future[PendingCopy | None]] = []
                 watch = self._watch(plan, sessions)
                 try:
+                    # Small files share batches (one PUT, one COPY each); an all-or-nothing
+                    # load stages its files one by one for its one closing transaction.
+                    batches, alone = ([], self.sources) if self.atomic else plan_batches(self.sources, plan, workers)
                     try:
                         # Largest first: a big file started last would finish long after the others.
-                        for i, source in sorted(self.sources, key=lambda entry: entry[1].size, reverse=True):
+                        for i, source in sorted(alone, key=lambda entry: entry[1].size, reverse=True):
                             futures.append(
                                 executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel)
                             )
+                        for batch in batches:
+                            futures.append(executor.submit(load_batch, batch, plan, model, sessions, cancel))
                     except KeyboardInterrupt:
                         self._interrupt()
                     self._wait_for(futures, plan, sessions)
@@ -596,14 +607,14 @@ class _Run:
         finally:
             refresher.stop()
 
-    def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> frozenset[str]:
+    def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> Leftovers:
         """What unfinished attempts left on the stage of this load's files; nothing if it cannot tell."""
         keys = {stage_key(source) for _, source in self.sources}
         try:
             with sessions.cursor() as cursor:
                 return leftover_folders(cursor, stage, keys)
         except Exception:
-            return frozenset()
+            return Leftovers()
 
     def _watch(self, plan: LoadPlan, sessions: SessionPool) -> ServerWatch | None:
         address = server_address(self.loader.conn)
@@ -679,6 +690,19 @@ def _execute(cursor: Any, statement: str, context: str) -> None:
         cursor.execute(statement)
     except Exception as exc:
         raise LoadError(f"{context}: {describe(exc)}") from None
+
+
+def _execute_idempotent(cursor: Any, statement: str, context: str, tries: int = 3) -> None:
+    """`_execute` a CREATE … IF NOT EXISTS. Two loads creating the same object at once may
+    conflict (the embedded server fails the second commit on a duplicate key); the one that lost
+    finds the object made when it tries again."""
+    for attempt in range(tries):
+        try:
+            cursor.execute(statement)
+            return
+        except Exception as exc:
+            if attempt == tries - 1:
+                raise LoadError(f"{context}: {describe(exc)}") from None
 
 
 @contextlib.contextmanager

@@ -34,6 +34,13 @@ def big_files(tmp_path_factory):
     return [str(f.path) for f in generate_files(tmp_path_factory.mktemp("big"), [4_000_000] * 16)]
 
 
+@pytest.fixture(scope="module")
+def mixed_files(tmp_path_factory):
+    """Small files sharing a batch, and files big enough to keep the load running for a few draws."""
+    sizes = [40_000, 400_000, 0, 3_000_000, 8_000, 6_000_000, 200_000, 100, *[8_000_000] * 4]
+    return generate_files(tmp_path_factory.mktemp("mixed"), sizes)
+
+
 def _paths(files) -> list[str]:
     return [str(f.path) for f in files]
 
@@ -111,9 +118,9 @@ def _foreign_output(messages: list[Message], cell_id: str) -> list[Message]:
     ]
 
 
-def test_live_widget_from_worker_threads(kernel, small_files):
+def test_live_widget_from_worker_threads(kernel, mixed_files):
     cell = kernel.execute(
-        f"result = sl.Loader(conn, new_table('LIVE'), workers=4).load({_paths(small_files)!r})\n"
+        f"result = sl.Loader(conn, new_table('LIVE'), workers=4).load({_paths(mixed_files)!r})\n"
         "print(result.rows_loaded)"
     )
     assert cell.reply["status"] == "ok", cell.reply
@@ -138,12 +145,12 @@ def test_live_widget_from_worker_threads(kernel, small_files):
     models = kernel.widget_models()
     assert [(models[b]["value"], models[b]["bar_style"]) for b in aggregates] == [(1.0, "success")] * 3
     assert _foreign_output(messages, cell.msg_id) == []
-    assert cell.stdout() == f"{sum(f.rows for f in small_files)}\n"
+    assert cell.stdout() == f"{sum(f.rows for f in mixed_files)}\n"
     # the record that stays in the cell: static text and HTML, no widget left in it
-    rows = sum(f.rows for f in small_files)
+    rows = sum(f.rows for f in mixed_files)
     record = final.content["data"]
     assert set(record) == {"text/plain", "text/html"}
-    assert record["text/plain"].startswith(f"Done: {rows:,} rows into LIVE from {len(small_files)} files")
+    assert record["text/plain"].startswith(f"Done: {rows:,} rows into LIVE from {len(mixed_files)} files")
     assert "<table" in record["text/html"] and "<svg" in record["text/html"]
 
 
