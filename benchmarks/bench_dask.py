@@ -176,6 +176,10 @@ def main() -> None:
 
     RESULTS.write_text(replace_titled_section(RESULTS.read_text(), SECTION_TITLE, section))
     print(section)
+    peak = max(r["peak_rss_mb"] for r in runs["d"])
+    # The promise: the rows never come to the notebook (--quick: a frame too small to tell).
+    if not args.quick and peak >= frame_mb:
+        raise BenchmarkError(f"the notebook's peak RSS ({peak:.0f} MB) reached the frame's size ({frame_mb:.0f} MB)")
 
 
 def _spread(values: list[float]) -> str:

@@ -88,7 +88,7 @@ def test_a_dask_frame_loads_exactly_from_its_workers_and_a_rerun_loads_nothing(c
     assert count(conn, table) == len(pdf)
 
 
-def test_by_name_into_an_existing_table_and_truncate(client, conn):
+def test_by_name_into_an_existing_table_truncate_and_overwrite(client, conn):
     table = new_table(conn, "DASK_BY_NAME")
     pdf = frame(6_000)
     shuffled = pdf[["flag", "Name Text", "id", "amount"]]  # the table's columns in another order
@@ -100,6 +100,15 @@ def test_by_name_into_an_existing_table_and_truncate(client, conn):
     assert appended.ok and replaced.ok
     assert replaced.rows_replaced == len(pdf)
     pd.testing.assert_frame_equal(read_back(conn, table), pdf, check_dtype=False)
+
+    other = pd.DataFrame({"id": np.arange(500), "label": [f"l{i}" for i in range(500)]})
+    overwritten = sl.Loader(conn, table, progress="none", mode="overwrite").load_dataframe(
+        dd.from_pandas(other, npartitions=PARTITIONS)
+    )
+
+    assert overwritten.ok and overwritten.rows_replaced == len(pdf)
+    rows = conn.cursor().execute(f'SELECT "id", "label" FROM {table} ORDER BY "id"').fetchall()
+    assert [(int(i), label) for i, label in rows] == list(zip(range(500), other["label"], strict=True))
 
 
 def test_the_new_table_has_the_types_of_every_partition_merged(client, conn):
