@@ -315,3 +315,15 @@ def test_an_interrupt_cancels_the_futures_commits_nothing_and_is_raised_on(clien
 
     assert loader.last_result.cancelled and loader.last_result.rows_loaded == 0
     assert count(conn, table) == 0
+
+
+def test_columns_the_table_lacks_fail_every_partition_before_any_work(client, conn):
+    table = new_table(conn, "DASK_EXTRA_COLUMN")
+    ddf = dd.from_pandas(frame(2_000).assign(extra=1), npartitions=PARTITIONS)
+
+    result = sl.Loader(conn, table, progress="none").load_dataframe(ddf)
+
+    assert result.count("failed") == PARTITIONS and result.rows_loaded == 0
+    assert all("extra" in f.error for f in result.files)
+    assert sum(f.staged_bytes for f in result.files) == 0
+    assert count(conn, table) == 0
