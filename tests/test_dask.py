@@ -327,3 +327,10 @@ def test_columns_the_table_lacks_fail_every_partition_before_any_work(client, co
     assert all("extra" in f.error for f in result.files)
     assert sum(f.staged_bytes for f in result.files) == 0
     assert count(conn, table) == 0
+
+
+def test_a_missing_table_without_create_table_fails_before_any_work(client, conn):
+    ddf = dd.from_pandas(frame(100), npartitions=2)
+
+    with pytest.raises(sl.LoadError, match="create_table=True"):
+        sl.Loader(conn, f"DASK_MISSING_{os.getpid()}", progress="none").load_dataframe(ddf)
