@@ -105,10 +105,18 @@ def header_fields(s: Snapshot) -> list[str]:
         plural(s.files_total, s.unit),
         *already_loaded(s),
         size(s.bytes_total),
-        plural(s.workers, "worker"),
+        workers_field(s),
         duration(s.elapsed),
         s.state.value,
     ]
+
+
+def workers_field(s: Snapshot) -> str:
+    """ "4 workers"; for a Dask frame's partitions, how many of the cluster's workers are at work
+    now ("2 workers busy"): the load sets `workers` from their events as it goes."""
+    if s.unit == "partition":
+        return f"{plural(s.workers, 'worker')} busy"
+    return plural(s.workers, "worker")
 
 
 def already_loaded(s: Snapshot) -> list[str]:

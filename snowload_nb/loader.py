@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import sql
 from .atomic import MODES, Replacement, copy_all_or_nothing
@@ -24,6 +24,7 @@ from .batches import load_batch, plan_batches
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import FIX, Fix, LoadError, describe
+from .frames import is_dask
 from .frames import prepare as prepare_frame
 from .inference import Columns, merge, sql_columns
 from .job import LoadJob
@@ -57,6 +58,9 @@ from .sql import FileFormat, QualifiedName
 from .views import NullView, View, make_view
 from .views.refresher import Refresher
 from .watch import ServerWatch, server_address
+
+if TYPE_CHECKING:
+    from .dask_load import DaskRun
 
 _WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt
 # s a cancelled load, or one whose server is gone, still waits for running files to stop.
@@ -173,10 +177,14 @@ class Loader:
         names them; tuple (MultiIndex) labels, and anything else that could only fail once the
         table exists, raise FrameError first. An interrupt cancels it and is raised once it has
         wound down, as in `load`.
+
+        A Dask DataFrame (`pip install snowload_nb[dask]`, and a `distributed.Client`) is staged
+        by its workers, one partition at a time, each worker with a session from `connect=` (which
+        must pickle; `connect_local()` connections bring their own); its rows never come here.
         """
         return self._blocking(self._begin_dataframe(data, chunk_rows, background=False))
 
-    def _blocking(self, run: _Run) -> LoadResult:
+    def _blocking(self, run: _Run | DaskRun) -> LoadResult:
         """Run on the calling thread; an interrupt, once the load has wound down, goes on to the caller."""
         result = run.execute()
         self.last_result = result
@@ -192,11 +200,15 @@ class Loader:
         """
         return LoadJob(self._begin_dataframe(data, chunk_rows, background=True), on_result=self._remember)
 
-    def _begin_dataframe(self, data: Any, chunk_rows: int | None, background: bool) -> _Run:
+    def _begin_dataframe(self, data: Any, chunk_rows: int | None, background: bool) -> _Run | DaskRun:
         if chunk_rows is not None and (
             isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
         ):
             raise ValueError(f"chunk_rows must be an integer >= 1, not {chunk_rows!r}")
+        if is_dask(data):  # staged by its workers; Dask is imported only now
+            from .dask_load import begin as begin_dask
+
+            return begin_dask(self, data, chunk_rows, background)
         frame = prepare_frame(data)
         with self._holding_connection() as hold:
             model = ProgressModel(self._title(), self.workers, unit="chunk")
