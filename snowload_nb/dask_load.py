@@ -70,6 +70,7 @@ def begin(loader: Any, ddf: Any, chunk_rows: int | None, background: bool) -> Da
     with contextlib.ExitStack() as hold:
         hold.enter_context(exclusive_use(loader.conn))
         model = ProgressModel(titled(str(loader.table), loader.mode), 0, unit="partition")
+        model.workers_busy(0)  # the header counts the cluster's busy workers, from their reports
         rows = {n: model.add_file(f"partition {n}", f"DataFrame.partitions[{n}]", 1) for n in range(partitions)}
         exists = _prepare_stage(loader)
         refused = None
@@ -230,7 +231,7 @@ class DaskRun:
             replaced = replacement.rows_replaced if replacement is not None else None
             if replaced is not None:
                 self.model.table = titled(str(self.loader.table), self.loader.mode, replaced)
-            self.model.workers = 0
+            self.model.workers_busy(0)
             self.model.end(cancelled=self._cancel.is_set())
             final = self.model.snapshot()
             self.view.close(final)

@@ -51,7 +51,7 @@ class PartitionProgress:
                 self._busy.pop(partition, None)
             else:
                 self._busy[partition] = str(message.get("worker", ""))
-            self._model.workers = len(set(self._busy.values()))
+            self._model.workers_busy(len(set(self._busy.values())))
             with contextlib.suppress(IllegalTransition):  # the load ended it meanwhile
                 self._apply(partition, step, int(message.get("bytes", 0)))
 
@@ -85,7 +85,7 @@ class PartitionProgress:
         partition = result.index
         with self._lock:
             self._busy.pop(partition, None)
-            self._model.workers = len(set(self._busy.values()))
+            self._model.workers_busy(len(set(self._busy.values())))
             level = self._level[partition]
             self._level[partition] = _STAGED_LEVEL
             with contextlib.suppress(IllegalTransition):
@@ -106,4 +106,4 @@ class PartitionProgress:
         with self._lock:
             self._busy.pop(partition, None)
             self._level[partition] = _STAGED_LEVEL
-            self._model.workers = len(set(self._busy.values()))
+            self._model.workers_busy(len(set(self._busy.values())))

@@ -112,10 +112,10 @@ def header_fields(s: Snapshot) -> list[str]:
 
 
 def workers_field(s: Snapshot) -> str:
-    """ "4 workers"; for a Dask frame's partitions, how many of the cluster's workers are at work
-    now ("2 workers busy"): the load sets `workers` from their events as it goes."""
-    if s.unit == "partition":
-        return f"{plural(s.workers, 'worker')} busy"
+    """ "4 workers"; for a cluster's workers, how many are at work now ("2 workers busy"), from
+    their reports."""
+    if s.busy_workers is not None:
+        return f"{plural(s.busy_workers, 'worker')} busy"
     return plural(s.workers, "worker")
 
 

@@ -327,6 +327,7 @@ class Snapshot:
     bottleneck: Phase | None = None  # the phase that will end last at the current rates
     timeline: TimelineData | None = None  # once the load ended
     created: tuple[tuple[str, str], ...] | None = None  # the table's columns, if this load creates it
+    busy_workers: int | None = None  # a cluster's workers at work now, when they report it
 
     def phase(self, phase: Phase) -> PhaseSnapshot:
         for p in self.phases:
@@ -397,6 +398,7 @@ class ProgressModel:
         self.unit = unit  # what the views call one item: a file, or a chunk of a DataFrame
         # The table this load creates, (name, type) per column: set before start(), read by the views.
         self.created: tuple[tuple[str, str], ...] | None = None
+        self._busy_workers: int | None = None
         self._clock = clock
         self._lock = threading.Lock()
         self._files: list[_File] = []
@@ -439,6 +441,11 @@ class ProgressModel:
             self._batches[number] = tuple(indexes)
             for index in indexes:
                 self._files[index].batch = number
+
+    def workers_busy(self, count: int) -> None:
+        """How many of a cluster's workers are at work now, as their reports say (a Dask load)."""
+        with self._lock:
+            self._busy_workers = count
 
     def start(self) -> None:
         with self._lock:
@@ -615,6 +622,7 @@ class ProgressModel:
                 bottleneck=None if ended else bottleneck,
                 timeline=self._timeline if ended else None,
                 created=self.created,
+                busy_workers=self._busy_workers,
             )
 
     def files(self) -> list[FileSnapshot]:
