@@ -40,7 +40,7 @@ from .copy_errors import explain
 from .errors import Cancelled, GaveUp, LockBusy, SourceChanged, describe
 from .ledger import slot_of
 from .model import FileState, Phase, ProgressModel, Wait
-from .parts import split_csv
+from .parts import check_text, split_csv
 from .pipeline import (
     BATCH_PREFIX,
     NOT_STARTED,
@@ -235,14 +235,14 @@ class _PackMember:
     rows: int  # records counted here
     start: int
     end: int
+    header: bytes  # its own header line: a pack led by this file is this file's bytes
 
 
 @dataclass(frozen=True)
 class _Rows:
     """The packed members' rows in one local file after one header, and their stage folder."""
 
-    path: Path
-    header: bytes
+    path: Path  # the first member's header, then every member's rows
     members: tuple[_PackMember, ...]
     folder: StagePath
 
@@ -251,8 +251,8 @@ def _pack(
     batch: Batch, local: Path, plan: LoadPlan, model: ProgressModel, cancel: threading.Event
 ) -> tuple[_Rows | None, list[tuple[int, SourceFile]]]:
     """Read every member and write their rows into one file after one header. A member that
-    cannot be read fails alone; one whose header spans lines is left to load on its own file
-    (returned)."""
+    cannot be read, or is not UTF-8 text, fails alone; one whose header spans lines, or whose
+    quotes do not pair up, is left to load on its own file (returned)."""
 
     def check() -> None:
         if cancel.is_set():
@@ -262,15 +262,15 @@ def _pack(
     raw = local / "rows.csv"  # on disk, not in memory: a batch may hold a part's worth
     members: list[_PackMember] = []
     apart: list[tuple[int, SourceFile]] = []
-    header = b""
     with open(raw, "wb") as out:
         for index, source in batch.members:
             check()
             try:
                 model.begin(index, Phase.COMPRESS)
                 data = _read_whole(source)
+                check_text(data)  # as split_csv checks a file it stages: the file's own line
                 head, rows_text = _split_header(data)
-                if head is None:
+                if head is None or rows_text.count(b'"') % 2:  # a quote left open would take in the next file
                     apart.append((index, source))
                     continue
                 if source.key in plan.fields:
@@ -285,21 +285,20 @@ def _pack(
                 finish_empty(model, index)
                 continue
             if not members:
-                header = head
                 out.write(head)
             start = out.tell()
             out.write(rows_text)
             if not rows_text.endswith(b"\n"):
                 out.write(b"\n")
             model.advance(index, Phase.COMPRESS, source.size)
-            members.append(_PackMember(index, source, rows, start, out.tell()))
+            members.append(_PackMember(index, source, rows, start, out.tell(), head))
     if not members:
         return None, apart
     for member in members:
         model.complete(member.index, Phase.COMPRESS)
         model.wait(member.index, Wait.BATCH)
     folder = StagePath(plan.stage, f"{batch.folder(plan).key}{PACK_SUFFIX}")
-    return _Rows(raw, header, tuple(members), folder), apart
+    return _Rows(raw, tuple(members), folder), apart
 
 
 def _load_packed(
@@ -335,8 +334,9 @@ def _load_packed(
 
 
 def _write_pack(rows: _Rows, members: tuple[_PackMember, ...], plan: LoadPlan, cancel: threading.Event) -> Path:
-    """The members' rows after the header, compressed as staged: the whole rows file, or a file
-    of just these members' rows when a rejected COPY split the batch."""
+    """The members' rows after the first one's header, compressed as staged: the whole rows file,
+    or a file of just these members' rows when a rejected COPY split the batch (for one member,
+    its own bytes)."""
     local = rows.path.parent
     first = members[0]
     stem = f"{stage_key(first.source)}.pack{first.index}_{len(members)}"  # a leftover goes when that file loads
@@ -344,7 +344,7 @@ def _write_pack(rows: _Rows, members: tuple[_PackMember, ...], plan: LoadPlan, c
     if members != rows.members:
         source = local / f"{stem}.csv.part"
         with open(rows.path, "rb") as whole, open(source, "wb") as out:
-            out.write(rows.header)
+            out.write(first.header)
             for member in members:
                 whole.seek(member.start)
                 out.write(whole.read(member.end - member.start))
