@@ -26,7 +26,7 @@ from typing import Any
 from . import sql
 from .atomic import Replacement, copy_all_or_nothing
 from .dask_progress import PartitionProgress
-from .dask_worker import Staged, StageSpec, close_sessions, stage_partition
+from .dask_worker import UPLOAD, Staged, StageSpec, close_sessions, stage_partition, stop_event_name
 from .env import resolve_progress
 from .errors import FIX, LoadError, describe
 from .frames import prepare as prepare_frame
@@ -198,6 +198,7 @@ class DaskRun:
         self._cancelled_by_user = False
         self._futures: list[Any] = []
         self._progress = PartitionProgress(model, rows)
+        self._uploading: set[str] = set()  # partitions' keys whose worker began to stage them
 
     @contextlib.contextmanager
     def discarded_on_interrupt(self) -> Any:
@@ -290,7 +291,7 @@ class DaskRun:
             delayed(stage_partition, pure=False)(part, n, self.spec, dask_key_name=f"snowload-{n}-{self.spec.attempt}")
             for n, part in enumerate(self.ddf.to_delayed())
         ]
-        self.client.subscribe_topic(self.spec.topic, self._progress.on_event)
+        self.client.subscribe_topic(self.spec.topic, self._on_event)
         staged: dict[int, Staged] = {}
         try:
             self._futures = self.client.compute(tasks)
@@ -311,12 +312,26 @@ class DaskRun:
             self._cancel.set()
         finally:
             if self._cancel.is_set() or len(staged) < len(self._futures):
-                self.client.cancel(self._futures)
+                self._stop_tasks()
             with contextlib.suppress(Exception):
                 self.client.unsubscribe_topic(self.spec.topic)
             with contextlib.suppress(Exception):
                 self.client.run(close_sessions, self.spec.attempt)
         return staged
+
+    def _on_event(self, event: Any) -> None:
+        _, message = event
+        if isinstance(message, dict) and message.get("step") == UPLOAD and "key" in message:
+            self._uploading.add(str(message["key"]))
+        self._progress.on_event(event)
+
+    def _stop_tasks(self) -> None:
+        """Tell the tasks to stage nothing more (those Dask cannot take back check it), then cancel."""
+        from distributed import Event
+
+        with contextlib.suppress(Exception):
+            Event(stop_event_name(self.spec.attempt), client=self.client).set()
+        self.client.cancel(self._futures)
 
     def _outcome(self, n: int, future: Any) -> Staged | None:
         """A finished task: staged, already loaded, empty, or failed (then the load stops)."""
@@ -346,7 +361,7 @@ class DaskRun:
     def _fail(self, i: int, why: str) -> None:
         """A partition failed: the load is all or nothing, so the others need not go on."""
         self.model.finish(i, FileState.FAILED, error=why)
-        self.client.cancel(self._futures)
+        self._stop_tasks()
 
     def _pending(self, staged: dict[int, Staged]) -> tuple[list[PendingCopy], list[str]]:
         pending = [
@@ -369,11 +384,13 @@ class DaskRun:
         return columns
 
     def _tidy(self, pending: list[PendingCopy]) -> None:
-        """Remove what this attempt staged of partitions that will not be copied."""
+        """Remove what this attempt staged of partitions that will not be copied: those staged, and
+        those whose worker had begun (a task still uploading removes its own once it sees the stop)."""
         plan = LoadPlan(self.loader.table, self.spec.stage, Path(), self.spec.attempt, None, 1)
+        keys = {item.source.key for item in pending} | self._uploading
         with contextlib.closing(SessionPool(self.loader.conn, 1, factory=self.loader.connect)) as sessions:
-            for item in pending:
-                tidy_stage(item.source, False, sessions, plan)
+            for key in sorted(keys):
+                tidy_stage(_PartitionSource(key, key), False, sessions, plan)
 
     def _end_pending(self, pending: list[PendingCopy], failed: list[str]) -> None:
         if self._cancel.is_set():

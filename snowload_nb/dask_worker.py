@@ -82,17 +82,38 @@ def stage_partition(part: Any, index: int, spec: StageSpec) -> Staged:
         with _cursor(spec) as cursor:
             if spec.check_ledger and key in Ledger(spec.table).loaded(cursor, [key]):
                 return Staged(index, key, 0, frame.rows, nbytes, columns, already_loaded=True)
-            report(UPLOAD)
+            report(UPLOAD, key=key)
             target = StagePath(spec.stage, key).child(spec.attempt)
             for number, path in enumerate(paths, 1):
+                if _stopped(spec):
+                    break
                 _put(cursor, path, target, number)
                 report(PART, number=number, bytes=path.stat().st_size)
+            if _stopped(spec):  # the notebook may have tidied the stage before this PUT ended
+                cursor.execute(sql.remove(target))
+                return Staged(index, error=f"partition {index}: not staged, the load stopped")
         report(STAGED)
         return staged
     except Exception as exc:
         return Staged(index, error=f"partition {index} could not be staged: {describe(exc)}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_event_name(attempt: str) -> str:
+    """The Dask event the notebook sets when a load stops (cancel, interrupt, a failed partition)."""
+    return f"snowload-stop-{attempt}"
+
+
+def _stopped(spec: StageSpec) -> bool:
+    """Whether the notebook stopped the load: a task Dask cannot take back checks before and after
+    its uploads, and removes what it staged, so a stopped load leaves nothing on the stage."""
+    try:
+        from distributed import Event
+
+        return bool(Event(stop_event_name(spec.attempt)).is_set())
+    except (ImportError, ValueError):  # not on a worker (a local scheduler): nothing to ask
+        return False
 
 
 def _partition_key(index: int, paths: list[Path]) -> str:
@@ -132,7 +153,7 @@ class _Reporter:
         except (ImportError, ValueError):
             self._worker = None
 
-    def __call__(self, step: str, **values: int) -> None:
+    def __call__(self, step: str, **values: int | str) -> None:
         if self._worker is not None:
             message = {"partition": self._index, "step": step, "worker": self._worker.address, **values}
             self._worker.log_event(self._topic, message)

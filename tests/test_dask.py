@@ -56,6 +56,17 @@ def count(conn, table: str) -> int:
     return conn.cursor().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
+def staged(conn) -> set[str]:
+    return {row[0] for row in conn.cursor().execute(f"LIST @{sql.QualifiedName.parse(sql.STAGE_NAME).sql}")}
+
+
+def settled(client) -> None:
+    """Each worker's one thread is done with the task it was running (Dask cannot take back a
+    running task): a task sent to every worker after it has run."""
+    workers = list(client.scheduler_info()["workers"])
+    client.gather([client.submit(int, 0, workers=[w], pure=False, allow_other_workers=False) for w in workers])
+
+
 def new_table(conn, name: str) -> str:
     table = f"{name}_{os.getpid()}"
     columns = [("id", "NUMBER(38,0)"), ("amount", "FLOAT"), ("Name Text", "VARCHAR"), ("flag", "BOOLEAN")]
@@ -142,8 +153,10 @@ def _raise_in_partition_7(df: pd.DataFrame, partition_info=None) -> pd.DataFrame
 def test_a_partition_that_raises_fails_the_load_naming_it_and_nothing_is_committed(client, conn):
     table = new_table(conn, "DASK_RAISES")
     ddf = dd.from_pandas(frame(6_000), npartitions=PARTITIONS).map_partitions(_raise_in_partition_7)
+    before = staged(conn)
 
     result = sl.Loader(conn, table, progress="none").load_dataframe(ddf)
+    settled(client)
 
     assert not result.ok
     culprit = [f for f in result.failed if "bad input in this partition" in (f.error or "")]
@@ -151,6 +164,7 @@ def test_a_partition_that_raises_fails_the_load_naming_it_and_nothing_is_committ
     assert "partition 7" in culprit[0].error
     assert result.rows_loaded == 0
     assert count(conn, table) == 0
+    assert staged(conn) - before == set()  # nothing left staged, by the load or by a task still running
 
 
 def test_a_partition_that_cannot_be_converted_fails_the_load_naming_it(client, conn):
@@ -273,16 +287,19 @@ def test_cancel_stops_the_dask_futures_and_commits_nothing(client, conn):
     hold = functools.partial(_wait_for_the_test, event=release.name)
     plain = dd.from_pandas(frame(2_000), npartitions=PARTITIONS)
     ddf = plain.map_partitions(hold, meta=plain._meta)  # with meta given, Dask need not call it here
+    before = staged(conn)
     try:
         job = sl.Loader(conn, table, progress="none").start_dataframe(ddf)
         assert job.cancel()
         result = job.result(timeout=120)
     finally:
         release.set()  # the workers' threads, blocked in partitions nobody wants, go free
+    settled(client)
 
     assert result.cancelled and result.rows_loaded == 0
     assert {f.status for f in result.files} == {"cancelled"}
     assert count(conn, table) == 0
+    assert staged(conn) - before == set()  # the tasks released after the cancel staged nothing
 
 
 def _started_then_wait(df: pd.DataFrame, started: str = "", release: str = "") -> pd.DataFrame:
