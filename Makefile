@@ -29,13 +29,13 @@ $(VENV)/.installed-local: pyproject.toml
 $(VENV)/.installed-test: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[local,test]'
+	$(BIN)/python -m pip install --quiet -e '.[local,test,dask]'
 	touch $@ $(VENV)/.installed-local
 
 $(KERNEL6)/.installed: pyproject.toml
 	test -x $(KERNEL6)/bin/python || $(PYTHON) -m venv $(KERNEL6)
 	$(KERNEL6)/bin/python -m pip install --quiet --upgrade pip
-	$(KERNEL6)/bin/python -m pip install --quiet -e '.[local]' 'ipykernel>=6.29,<7'
+	$(KERNEL6)/bin/python -m pip install --quiet -e '.[local,dask]' 'ipykernel>=6.29,<7'
 	touch $@
 
 $(CONNECTOR5)/.installed: pyproject.toml
@@ -101,6 +101,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_faults.py
 	$(BIN)/python benchmarks/bench_rerun.py
 	$(BIN)/python benchmarks/bench_links.py
+	$(BIN)/python benchmarks/bench_small_files.py
+	$(BIN)/python benchmarks/bench_dask.py
 
 clean:
 	rm -rf $(VENV) $(KERNEL6) $(CONNECTOR5) $(LOWEST) .pytest_cache .ruff_cache .hypothesis

@@ -44,9 +44,10 @@ CHROMIUM_ARGS = [
 ]
 PROBE_JS = (Path(__file__).parent / "probe.js").read_text(encoding="utf-8")
 # Settings written into the server's own settings folder: every cell stays in the DOM (no
-# windowing), and JupyterLab neither asks about news nor checks for updates.
+# windowing), each cell's run times are kept in its metadata (a saved notebook tells how long a
+# cell took), and JupyterLab neither asks about news nor checks for updates.
 LAB_SETTINGS = {
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none", "recordTiming": True},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
         "checkForUpdates": False,

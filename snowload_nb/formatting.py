@@ -105,10 +105,18 @@ def header_fields(s: Snapshot) -> list[str]:
         plural(s.files_total, s.unit),
         *already_loaded(s),
         size(s.bytes_total),
-        plural(s.workers, "worker"),
+        workers_field(s),
         duration(s.elapsed),
         s.state.value,
     ]
+
+
+def workers_field(s: Snapshot) -> str:
+    """ "4 workers"; for a cluster's workers, how many are at work now ("2 workers busy"), from
+    their reports."""
+    if s.busy_workers is not None:
+        return f"{plural(s.busy_workers, 'worker')} busy"
+    return plural(s.workers, "worker")
 
 
 def already_loaded(s: Snapshot) -> list[str]:

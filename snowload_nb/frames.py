@@ -73,6 +73,11 @@ def is_frame(data: Any) -> bool:
     )
 
 
+def is_dask(data: Any) -> bool:
+    """A Dask DataFrame, told without importing Dask: it loads from its workers (`dask_load`)."""
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "to_delayed") and hasattr(data, "_meta")
+
+
 def prepare(data: Any) -> Frame:
     """Check a pandas DataFrame, pyarrow Table or polars DataFrame and describe it as a Frame."""
     if isinstance(data, pa.Table):

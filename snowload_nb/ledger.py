@@ -78,13 +78,31 @@ class Ledger:
 
         Slots are taken in order, so two transactions needing several never wait on each other.
         """
-        for slot in sorted({_slot(k) for k in source_keys}):
+        for slot in sorted({slot_of(k) for k in source_keys}):
             try:
                 cursor.execute(sql.claim_slot(self.locks, slot, attempt))
             except ProgrammingError as exc:
                 if exc.errno in _LOCK_ERRNOS:
                     raise LockBusy(str(exc)) from None
                 raise
+
+    def claim_together(self, cursor: Any, source_keys: Iterable[str], attempt: str) -> None:
+        """`claim` in one statement, for a batch of many sources: a statement per slot would cost
+        more than the batch's COPY. One UPDATE takes its rows' locks as one step."""
+        try:
+            cursor.execute(sql.claim_slots(self.locks, [slot_of(k) for k in source_keys], attempt))
+        except ProgrammingError as exc:
+            if exc.errno in _LOCK_ERRNOS:
+                raise LockBusy(str(exc)) from None
+            raise
+
+    def record_many(self, cursor: Any, loads: list[tuple[str, int]], attempt: str) -> int:
+        """Record several loads (source key, rows) in the open transaction; how many went in."""
+        recorded = 0
+        for start in range(0, len(loads), _CHECK_BATCH):
+            cursor.execute(sql.record_loads(self.name, self.table_key, loads[start : start + _CHECK_BATCH], attempt))
+            recorded += int(cursor.rowcount or 0)
+        return recorded
 
     def record(self, cursor: Any, source_key: str, attempt: str, rows: int) -> bool:
         """Record a load in the open transaction; False if another load recorded the source first."""
@@ -106,5 +124,5 @@ class Ledger:
         return int(count)
 
 
-def _slot(source_key: str) -> int:
+def slot_of(source_key: str) -> int:
     return int(hashlib.blake2b(source_key.encode(), digest_size=4).hexdigest(), 16) % sql.LOCK_SLOTS

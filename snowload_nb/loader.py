@@ -16,15 +16,17 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import sql
 from .atomic import MODES, Replacement, copy_all_or_nothing
+from .batches import load_batch, plan_batches
 from .codec_choice import NONE, gzip
 from .codec_plan import CodecPicker, is_loopback, with_codecs
 from .compress import DEFAULT_LEVEL, level_range
 from .env import resolve_progress, validate_progress
 from .errors import FIX, Fix, LoadError, describe
+from .frames import is_dask
 from .frames import prepare as prepare_frame
 from .inference import Columns, merge, sql_columns
 from .job import LoadJob
@@ -41,6 +43,7 @@ from .options import (
 from .pipeline import (
     NOT_STARTED,
     NOT_TRIED,
+    Leftovers,
     LoadPlan,
     PendingCopy,
     Source,
@@ -57,6 +60,9 @@ from .sql import FileFormat, QualifiedName
 from .views import NullView, View, make_view
 from .views.refresher import Refresher
 from .watch import ServerWatch, server_address
+
+if TYPE_CHECKING:
+    from .dask_load import DaskRun
 
 _WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt
 # s a cancelled load, or one whose server is gone, still waits for running files to stop.
@@ -174,10 +180,14 @@ class Loader:
         names them; tuple (MultiIndex) labels, and anything else that could only fail once the
         table exists, raise FrameError first. An interrupt cancels it and is raised once it has
         wound down, as in `load`.
+
+        A Dask DataFrame (`pip install snowload_nb[dask]`, and a `distributed.Client`) is staged
+        by its workers, one partition at a time, each worker with a session from `connect=` (which
+        must pickle; `connect_local()` connections bring their own); its rows never come here.
         """
         return self._blocking(self._begin_dataframe(data, chunk_rows, background=False))
 
-    def _blocking(self, run: _Run) -> LoadResult:
+    def _blocking(self, run: _Run | DaskRun) -> LoadResult:
         """Run on the calling thread; an interrupt, once the load has wound down, goes on to the caller."""
         result = run.execute()
         self.last_result = result
@@ -193,11 +203,15 @@ class Loader:
         """
         return LoadJob(self._begin_dataframe(data, chunk_rows, background=True), on_result=self._remember)
 
-    def _begin_dataframe(self, data: Any, chunk_rows: int | None, background: bool) -> _Run:
+    def _begin_dataframe(self, data: Any, chunk_rows: int | None, background: bool) -> _Run | DaskRun:
         if chunk_rows is not None and (
             isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
         ):
             raise ValueError(f"chunk_rows must be an integer >= 1, not {chunk_rows!r}")
+        if is_dask(data):  # staged by its workers; Dask is imported only now
+            from .dask_load import begin as begin_dask
+
+            return begin_dask(self, data, chunk_rows, background)
         frame = prepare_frame(data)
         with self._holding_connection() as hold:
             model = ProgressModel(self._title(), self.workers, unit="chunk")
@@ -368,13 +382,15 @@ class Loader:
             except Exception as exc:
                 if not self.create_table and self.mode != "overwrite":
                     raise LoadError(f"cannot load into {self.table} ({FIX}): {describe(exc)}", CREATE_TABLE) from None
-                _execute(cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}")
+                _execute_idempotent(
+                    cursor, sql.create_table(self.table, columns()), f"cannot create table {self.table}"
+                )
             else:
                 if self.mode == "overwrite":
                     replacement = Replacement.overwriting(self.table)
                     new = replacement.target
                     _execute(cursor, sql.create_table(new, columns()), f"cannot create the new table {new}")
-            _execute(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
+            _execute_idempotent(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
             ledger = Ledger(self.table)
             try:
                 ledger.prepare(cursor)
@@ -538,6 +554,7 @@ class _Run:
             workers = max(1, min(loader.workers, len(self.sources)))
             with _private_workdir() as workdir, contextlib.closing(loader._sessions(workers)) as sessions:
                 stage = loader.table.sibling(sql.STAGE_NAME)
+                leftovers = self._leftovers(stage, sessions)
                 plan = LoadPlan(
                     table=loader.table if self.replacement is None else self.replacement.target,
                     stage=stage,
@@ -550,7 +567,8 @@ class _Run:
                     retries=loader.retries,
                     retry_delay=loader.retry_delay,
                     defer_copy=self.atomic,
-                    leftovers=self._leftovers(stage, sessions),
+                    leftovers=leftovers.folders,
+                    leftover_files=leftovers.files,
                     fields=self.fields,
                     codecs=self.codecs,
                 )
@@ -559,12 +577,17 @@ class _Run:
                 futures: list[Future[PendingCopy | None]] = []
                 watch = self._watch(plan, sessions)
                 try:
+                    # Small files share batches (one PUT, one COPY each); an all-or-nothing
+                    # load stages its files one by one for its one closing transaction.
+                    batches, alone = ([], self.sources) if self.atomic else plan_batches(self.sources, plan, workers)
                     try:
                         # Largest first: a big file started last would finish long after the others.
-                        for i, source in sorted(self.sources, key=lambda entry: entry[1].size, reverse=True):
+                        for i, source in sorted(alone, key=lambda entry: entry[1].size, reverse=True):
                             futures.append(
                                 executor.submit(load_file, i, source, plan, model, sessions, uploads, cancel)
                             )
+                        for batch in batches:
+                            futures.append(executor.submit(load_batch, batch, plan, model, sessions, cancel))
                     except KeyboardInterrupt:
                         self._interrupt()
                     self._wait_for(futures, plan, sessions)
@@ -590,14 +613,14 @@ class _Run:
         finally:
             refresher.stop()
 
-    def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> frozenset[str]:
+    def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> Leftovers:
         """What unfinished attempts left on the stage of this load's files; nothing if it cannot tell."""
         keys = {stage_key(source) for _, source in self.sources}
         try:
             with sessions.cursor() as cursor:
                 return leftover_folders(cursor, stage, keys)
         except Exception:
-            return frozenset()
+            return Leftovers()
 
     def _watch(self, plan: LoadPlan, sessions: SessionPool) -> ServerWatch | None:
         address = server_address(self.loader.conn)
@@ -673,6 +696,19 @@ def _execute(cursor: Any, statement: str, context: str) -> None:
         cursor.execute(statement)
     except Exception as exc:
         raise LoadError(f"{context}: {describe(exc)}") from None
+
+
+def _execute_idempotent(cursor: Any, statement: str, context: str, tries: int = 3) -> None:
+    """`_execute` a CREATE … IF NOT EXISTS. Two loads creating the same object at once may
+    conflict (the embedded server fails the second commit on a duplicate key); the one that lost
+    finds the object made when it tries again."""
+    for attempt in range(tries):
+        try:
+            cursor.execute(statement)
+            return
+        except Exception as exc:
+            if attempt == tries - 1:
+                raise LoadError(f"{context}: {describe(exc)}") from None
 
 
 @contextlib.contextmanager

@@ -328,10 +328,7 @@ def connect_local(db_path: str | os.PathLike[str] | None = None, **connect_kwarg
 
     _ready(server)
     kwargs = server.connect_kwargs() | connect_kwargs
-
-    def open_session() -> SnowflakeConnection:
-        return embedded_session(kwargs)
-
+    open_session = SessionOpener(kwargs)
     conn = open_session()
     _session_factories[conn] = open_session
     return conn
@@ -353,6 +350,23 @@ def _backoff_until(give_up: threading.Event) -> Callable[[], Iterator[int]]:
             yield sleep
 
     return policy
+
+
+class SessionOpener:
+    """Opens sessions to the embedded server: `connect_local`'s factory for more of them.
+
+    A plain class, so it pickles: Dask workers in other processes open their own sessions to the
+    same server with it (`dask_load`). Its settings hold the password, so its repr never shows them.
+    """
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        self._kwargs = dict(kwargs)
+
+    def __call__(self) -> SnowflakeConnection:
+        return embedded_session(self._kwargs)
+
+    def __repr__(self) -> str:
+        return "SessionOpener(<the embedded server's settings>)"
 
 
 def embedded_session(kwargs: dict[str, Any]) -> SnowflakeConnection:

@@ -64,6 +64,7 @@ class Wait(enum.Enum):
     RETRY = "retry"  # between attempts after a network failure
     STAGED = "staged"  # on the stage, waiting for the all-or-nothing COPY
     COMMIT = "commit"  # copied inside the transaction, waiting for its commit
+    BATCH = "batch"  # compressed, waiting for the rest of its batch to go up together
 
     @property
     def words(self) -> str:
@@ -76,6 +77,7 @@ _WAIT_WORDS = {
     Wait.RETRY: "retrying",
     Wait.STAGED: "staged, waiting for the final COPY",
     Wait.COMMIT: "copied, waiting for the commit",
+    Wait.BATCH: "compressed, waiting for the rest of their batch",
 }
 
 _PHASE_STATE = {
@@ -262,6 +264,9 @@ class FileSnapshot:
     waiting: Wait | None = None  # started but idle, and why
     null_columns: tuple[str, ...] = ()  # table columns the file lacks, loaded as NULL
     ignored_columns: tuple[str, ...] = ()  # file columns the table lacks, not loaded
+    members: int = 0  # a batch's row: the files it holds (0 for a file's own row)
+    members_done: int = 0  # of them, those through the row's phase or ended
+    busy: int = 1  # files of the row at work in its phase now
 
     @property
     def phase_fraction(self) -> float:
@@ -323,6 +328,7 @@ class Snapshot:
     timeline: TimelineData | None = None  # once the load ended
     created: tuple[tuple[str, str], ...] | None = None  # the table's columns, if this load creates it
     compression: str | None = None  # how CSV parts are staged, and why: auto's choice as it changes
+    busy_workers: int | None = None  # a cluster's workers at work now, when they report it
 
     def phase(self, phase: Phase) -> PhaseSnapshot:
         for p in self.phases:
@@ -343,7 +349,7 @@ class Snapshot:
         counts = dict.fromkeys(PHASES, 0)
         for f in self.active:
             if f.phase is not None:
-                counts[f.phase] += 1
+                counts[f.phase] += f.busy
         return counts
 
 
@@ -366,6 +372,7 @@ class _File:
     open_spans: dict[int, float] | None = None  # span kind -> start, while the file runs
     null_columns: tuple[str, ...] = ()
     ignored_columns: tuple[str, ...] = ()
+    batch: int | None = None  # the batch it is loaded in, if any
 
 
 @dataclass(slots=True)
@@ -393,10 +400,12 @@ class ProgressModel:
         # The table this load creates, (name, type) per column: set before start(), read by the views.
         self.created: tuple[tuple[str, str], ...] | None = None
         self.compression: str | None = None  # set by the load's codec picker, from any thread
+        self._busy_workers: int | None = None
         self._clock = clock
         self._lock = threading.Lock()
         self._files: list[_File] = []
         self._active: dict[int, _File] = {}
+        self._batches: dict[int, tuple[int, ...]] = {}  # batch number -> its files' indexes
         self._finished: list[FileSnapshot] = []
         self._phases = {phase: _PhaseTotals() for phase in PHASES}
         self._counts = dict.fromkeys(FileState, 0)
@@ -426,6 +435,19 @@ class ProgressModel:
         with self._lock:
             f = self._files[index]
             f.null_columns, f.ignored_columns = null_columns, ignored_columns
+
+    def batch(self, number: int, indexes: Sequence[int]) -> None:
+        """The files load together as one batch: views draw the batch as one row, not a row per file
+        flickering through hundreds of names a second."""
+        with self._lock:
+            self._batches[number] = tuple(indexes)
+            for index in indexes:
+                self._files[index].batch = number
+
+    def workers_busy(self, count: int) -> None:
+        """How many of a cluster's workers are at work now, as their reports say (a Dask load)."""
+        with self._lock:
+            self._busy_workers = count
 
     def start(self) -> None:
         with self._lock:
@@ -594,7 +616,7 @@ class ProgressModel:
                 files_total=len(self._files),
                 bytes_total=self._bytes_total,
                 phases=phases,
-                active=tuple(self._file_snapshot(f, now) for f in self._active.values() if f.waiting is None),
+                active=self._active_rows(now),
                 finished=FinishedFiles(self._finished, len(self._finished)),
                 counts=MappingProxyType(dict(self._counts)),
                 waiting=MappingProxyType({reason: n for reason, n in self._waiting.items() if n}),
@@ -603,6 +625,7 @@ class ProgressModel:
                 timeline=self._timeline if ended else None,
                 created=self.created,
                 compression=self.compression,
+                busy_workers=self._busy_workers,
             )
 
     def files(self) -> list[FileSnapshot]:
@@ -724,6 +747,62 @@ class ProgressModel:
             waiting=f.waiting,
             null_columns=f.null_columns,
             ignored_columns=f.ignored_columns,
+        )
+
+    def _active_rows(self, now: float) -> tuple[FileSnapshot, ...]:
+        """A row per file at work, and one per batch at work in place of its files, in start order."""
+        rows: list[FileSnapshot | int] = []
+        at_work: dict[int, list[_File]] = {}
+        for f in self._active.values():
+            if f.batch is None:
+                if f.waiting is None:
+                    rows.append(self._file_snapshot(f, now))
+            else:
+                if f.batch not in at_work:
+                    at_work[f.batch] = []
+                    rows.append(f.batch)
+                at_work[f.batch].append(f)
+        shown = []
+        for row in rows:
+            if isinstance(row, int):
+                batch = self._batch_row(row, at_work[row], now)
+                if batch is not None:
+                    shown.append(batch)
+            else:
+                shown.append(row)
+        return tuple(shown)
+
+    def _batch_row(self, number: int, live: list[_File], now: float) -> FileSnapshot | None:
+        """A batch as one row, in the earliest phase any of its live files is in: its files and
+        bytes through that phase (an ended file counts as through); None while all of its live
+        files idle for another reason than the batch itself."""
+        if all(f.waiting not in (None, Wait.BATCH) for f in live):
+            return None
+        phases = [_STATE_PHASE[f.state] for f in live if f.state in _STATE_PHASE]
+        phase = min(phases, key=PHASES.index) if phases else Phase.COMPRESS
+        members = [self._files[i] for i in self._batches[number]]
+        through = [f.state.terminal or phase in f.completed for f in members]
+        done = sum(f.size if past else f.done.get(phase, 0) for f, past in zip(members, through, strict=True))
+        in_phase = [f for f in live if f.state is _PHASE_STATE[phase]]
+        since = min((f.phase_started for f in in_phase), default=now)
+        started = min((f.started for f in live if f.started is not None), default=now)
+        return FileSnapshot(
+            index=-1 - number,  # never a file's index
+            name=f"batch {number + 1}: {len(members):,} {self.unit}s",
+            path="",
+            size=sum(f.size for f in members),
+            state=_PHASE_STATE[phase],
+            phase=phase,
+            phase_bytes_done=done,
+            staged_bytes=sum(f.staged_bytes for f in members),
+            rows=sum(f.rows for f in members),
+            elapsed=now - started,
+            rate=done / (now - since) if now > since else 0.0,
+            phase_elapsed=now - since,
+            error=None,
+            members=len(members),
+            members_done=sum(through),
+            busy=sum(1 for f in in_phase if f.waiting is None),
         )
 
     def _timeline_data(self, now: float) -> TimelineData:

@@ -141,6 +141,30 @@ def _row_end(chunk: bytes, pos: int, parity: int) -> tuple[int | None, int]:
         pos = newline + 1
 
 
+def check_text(data: bytes) -> None:
+    """A whole (small) file's bytes, checked as `split_csv` checks a stream: UTF-8 text, no NUL."""
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise NotCsvText(_nul_byte(data.count(b"\n", 0, nul) + 1))
+    if data.isascii():
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotCsvText(_not_utf8(data.count(b"\n", 0, exc.start) + 1, data[exc.start], exc.start)) from None
+
+
+def _nul_byte(line: int) -> str:
+    return f"line {line}: a NUL byte, so this is binary data, not CSV text"
+
+
+def _not_utf8(line: int, byte: int, at: int) -> str:
+    return (
+        f"line {line}: bytes that are not UTF-8 (0x{byte:02x} at byte {at:,}); "
+        "COPY reads CSV as UTF-8, so convert the file first"
+    )
+
+
 class _Chunks:
     """The source in chunks, checked to be UTF-8 text, with the header row taken off first.
 
@@ -171,8 +195,7 @@ class _Chunks:
     def _check_text(self, data: bytes) -> None:
         nul = data.find(b"\0")
         if nul >= 0:
-            line = self._line_at(self._offset + nul)
-            raise NotCsvText(f"line {line}: a NUL byte, so this is binary data, not CSV text")
+            raise NotCsvText(_nul_byte(self._line_at(self._offset + nul)))
         pending, _ = self._decoder.getstate()  # the start of a character split across chunks
         if data and data.isascii() and not pending:  # the common case, checked at memory speed
             return
@@ -181,10 +204,7 @@ class _Chunks:
         except UnicodeDecodeError as exc:  # its positions count from the pending bytes on
             at = self._offset - len(pending) + exc.start
             byte = (pending + data)[exc.start]
-            raise NotCsvText(
-                f"line {self._line_at(at)}: bytes that are not UTF-8 (0x{byte:02x} at byte {at:,}); "
-                "COPY reads CSV as UTF-8, so convert the file first"
-            ) from None
+            raise NotCsvText(_not_utf8(self._line_at(at), byte, at)) from None
 
     def _line_at(self, offset: int) -> int:
         """The physical line of a byte: counted only on the way to an error, by reading again."""

@@ -35,7 +35,7 @@ from .parts import Part, split_csv
 from .schema import check_row_widths
 from .sessions import SessionPool
 from .sources import SourceFile
-from .sql import Compression, FileFormat, QualifiedName, StagePath
+from .sql import Compression, FileFormat, QualifiedName, StagedFile, StagePath
 
 T = TypeVar("T")
 Source = SourceFile | FrameChunk
@@ -98,6 +98,8 @@ class LoadPlan:
     retry_delay: float = 0.5  # seconds before the first retry; doubles each time
     defer_copy: bool = False  # atomic loads: stage here, COPY all files together afterwards
     leftovers: frozenset[str] = frozenset()  # source folders holding files of earlier attempts
+    # By source folder key: that source's files an earlier attempt left in a batch folder.
+    leftover_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     outage: Outage = field(default_factory=Outage)
     # By source key: the (table column, CSV column number) pairs of a CSV whose header is not the
     # table's columns in order (`matching.plan_columns`); any other source is copied as it is.
@@ -172,7 +174,7 @@ def load_file(
         else:
             end_quietly(model, index, FileState.CANCELLED, error=NOT_STARTED)
         return None
-    staged: _Staged | None = None
+    staged: Staged | None = None
     outcome: CopyOutcome | None = None
     try:
         if isinstance(source, SourceFile) and _is_plain_csv(source) and csv_is_header_only(source.path):
@@ -210,7 +212,7 @@ def load_file(
 
 
 @dataclass(frozen=True)
-class _Staged:
+class Staged:
     """What is on the stage for the file once every part is up."""
 
     compression: Compression
@@ -223,8 +225,8 @@ class PendingCopy:
 
     index: int
     source: Source
-    target: StagePath
-    staged: _Staged
+    target: StagePath | StagedFile
+    staged: Staged
 
     def statement(self, plan: LoadPlan) -> str:
         fields = plan.fields.get(self.source.key)
@@ -318,20 +320,41 @@ def tidy_stage(source: Source, loaded: bool, sessions: SessionPool, plan: LoadPl
     folder = source_folder(plan, source)
     if not loaded:
         clean_stage(folder.child(plan.attempt), sessions, plan)
-    elif folder.key in plan.leftovers:
+        return
+    if folder.key in plan.leftovers:
         clean_stage(folder, sessions, plan)
+    for path in plan.leftover_files.get(folder.key, ()):
+        batch, _, name = path.partition("/")
+        clean_stage(StagePath(plan.stage, batch).file(name), sessions, plan)
 
 
-def leftover_folders(cursor: Any, stage: QualifiedName, keys: set[str]) -> frozenset[str]:
-    """Which of these source folders hold files on the stage: what unfinished attempts left."""
+BATCH_PREFIX = "batch_"  # a batch's folder on the stage: batch_<attempt>_<n>/<source folder key>.<suffix>
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What unfinished attempts left on the stage of a load's sources."""
+
+    folders: frozenset[str] = frozenset()  # source folders holding files
+    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by source folder: "batch_…/name"
+
+
+def leftover_folders(cursor: Any, stage: QualifiedName, keys: set[str]) -> Leftovers:
+    """Which of these source folders hold files on the stage, and which batch folders hold files
+    of these sources (a batch names each file by its source's folder key)."""
     cursor.execute(sql.list_stage(stage))
-    found = set()
+    folders = set()
+    files: dict[str, list[str]] = {}
     for name, *_ in cursor.fetchall():
-        found.update(part for part in str(name).split("/")[1:2] if part in keys)
-    return frozenset(found)
+        parts = str(name).split("/")
+        if len(parts) > 1 and parts[1] in keys:
+            folders.add(parts[1])
+        elif len(parts) == 3 and parts[1].startswith(BATCH_PREFIX) and (key := parts[2].split(".")[0]) in keys:
+            files.setdefault(key, []).append(f"{parts[1]}/{parts[2]}")
+    return Leftovers(frozenset(folders), {key: tuple(paths) for key, paths in files.items()})
 
 
-def clean_stage(folder: StagePath, sessions: SessionPool, plan: LoadPlan) -> None:
+def clean_stage(folder: StagePath | StagedFile, sessions: SessionPool, plan: LoadPlan) -> None:
     """Remove staged files we no longer need; a failure here costs only stage space."""
     if plan.outage.reason is not None:
         return
@@ -339,14 +362,14 @@ def clean_stage(folder: StagePath, sessions: SessionPool, plan: LoadPlan) -> Non
         with sessions.cursor() as cursor:
             cursor.execute(sql.remove(folder))
     except Exception as exc:
-        logger.debug("could not remove %s from the stage: %s", folder.key, describe(exc))
+        logger.debug("could not remove %s from the stage: %s", folder.sql, describe(exc))
 
 
-def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Staged | None:
+def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Staged | None:
     """Write and upload every part, one upload in flight while the next part is written."""
     staged = None
     for part, compression in _parts(job, folder):
-        staged = _Staged(compression, part.number)
+        staged = Staged(compression, part.number)
         if in_flight:
             in_flight.pop().result()  # bounded: at most one part waits on disk per file
         job.model.begin(job.index, Phase.UPLOAD)
@@ -356,12 +379,12 @@ def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> _Stage
     job.model.complete(job.index, Phase.COMPRESS)
     while in_flight:
         in_flight.pop().result()
-    _check_unchanged(job.source)  # after the uploads: a linked file is read by its PUT
+    check_unchanged(job.source)  # after the uploads: a linked file is read by its PUT
     job.model.complete(job.index, Phase.UPLOAD)
     return staged
 
 
-def _check_unchanged(source: Source) -> None:
+def check_unchanged(source: Source) -> None:
     """The file must still be the version the load began with, or what was staged may be torn."""
     if not isinstance(source, SourceFile):
         return
@@ -387,7 +410,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
     if source.format is FileFormat.PARQUET or source.compression is not Compression.NONE:
         # Already compressed (Parquet compresses its own columns): staging it again costs only time.
         local = folder / source.staged_name
-        _link_or_copy(source.path, local)
+        link_or_copy(source.path, local)
         model.advance(job.index, Phase.COMPRESS, source.size)
         yield Part(local, 1, source.size, source.size), source.compression
         return
@@ -427,12 +450,19 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
 
 
 def _retrying(job: _Job, step: Callable[[], T]) -> T:
+    return retrying(job.plan, job.model, [job.index], job.cancel, step)
+
+
+def retrying(
+    plan: LoadPlan, model: ProgressModel, indexes: list[int], cancel: threading.Event, step: Callable[[], T]
+) -> T:
     """Run a server step again after a network failure, waiting longer each time.
 
     Only OperationalError (connection lost, timeouts) is retried: a rejected statement or bad
-    data fails the same way every time. A cancel during the wait stops at once.
+    data fails the same way every time. A cancel during the wait stops at once. `indexes` are
+    the files the step works for (a batch's), shown as retrying meanwhile.
     """
-    outage = job.plan.outage
+    outage = plan.outage
     attempt = 0
     while True:
         if outage.reason is not None:
@@ -440,13 +470,15 @@ def _retrying(job: _Job, step: Callable[[], T]) -> T:
         try:
             result = step()
         except OperationalError as exc:
-            if attempt >= job.plan.retries:
-                outage.failed(job.index, describe(exc))
+            if attempt >= plan.retries:
+                outage.failed(indexes[0], describe(exc))
                 raise
-            job.model.wait(job.index, Wait.RETRY)
-            if job.cancel.wait(job.plan.retry_delay * 2**attempt):
+            for index in indexes:
+                model.wait(index, Wait.RETRY)
+            if cancel.wait(plan.retry_delay * 2**attempt):
                 raise Cancelled from None
-            job.model.resume(job.index)
+            for index in indexes:
+                model.resume(index)
             attempt += 1
         else:
             outage.succeeded()
@@ -459,7 +491,7 @@ def _upload(job: _Job, part: Part, compression: Compression) -> None:
             timing = job.plan.codecs.uploading(part.staged_bytes) if job.plan.codecs else contextlib.nullcontext()
             with timing:  # the link's rate, for auto compression
                 cursor.execute(sql.put(part.path, job.target, compression))
-            return _rows(cursor)
+            return result_rows(cursor)
 
     rows = _retrying(job, put)
     statuses = {str(r.get("status", "")).upper() for r in rows}
@@ -470,7 +502,7 @@ def _upload(job: _Job, part: Part, compression: Compression) -> None:
     job.model.advance(job.index, Phase.UPLOAD, part.source_bytes)
 
 
-def _copy(job: _Job, staged: _Staged) -> CopyOutcome:
+def _copy(job: _Job, staged: Staged) -> CopyOutcome:
     job.model.begin(job.index, Phase.COPY)
     item = PendingCopy(job.index, job.source, job.target, staged)
 
@@ -497,7 +529,7 @@ def run_copy(cursor: Any, statement: str, source: Source) -> CopyOutcome:
     """
     try:
         cursor.execute(statement)
-        outcome = read_copy_result(_rows(cursor))
+        outcome = read_copy_result(result_rows(cursor))
     except ProgrammingError as exc:
         outcome = CopyOutcome(FileState.FAILED, error=describe(exc))
     if outcome.state is FileState.FAILED and outcome.error:  # in the user's terms, the server's text after
@@ -506,11 +538,15 @@ def run_copy(cursor: Any, statement: str, source: Source) -> CopyOutcome:
 
 
 def _finish_empty(job: _Job) -> None:
+    finish_empty(job.model, job.index)
+
+
+def finish_empty(model: ProgressModel, index: int) -> None:
     """A CSV with a header and no rows: nothing to stage; the embedded server misreads such files."""
     for phase in (Phase.COMPRESS, Phase.UPLOAD, Phase.COPY):
-        job.model.begin(job.index, phase)
-        job.model.complete(job.index, phase)
-    job.model.finish(job.index, FileState.LOADED, rows=0)
+        model.begin(index, phase)
+        model.complete(index, phase)
+    model.finish(index, FileState.LOADED, rows=0)
 
 
 def _settle(in_flight: list[Future[None]]) -> None:
@@ -553,12 +589,12 @@ def csv_is_header_only(path: Path, probe: int = 1 << 16) -> bool:
     return not rest.strip()
 
 
-def _rows(cursor: Any) -> list[dict[str, Any]]:
+def result_rows(cursor: Any) -> list[dict[str, Any]]:
     names = [d[0].lower() for d in cursor.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _link_or_copy(source: Path, destination: Path) -> None:
+def link_or_copy(source: Path, destination: Path) -> None:
     try:
         os.symlink(source, destination)
     except OSError:

@@ -28,6 +28,8 @@ _PART = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_.\-/]+")
 _KEY = re.compile(r"[A-Za-z0-9_\-]+")
 _STAGE_KEY = re.compile(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*")
+_STAGED_FILE = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
+PUT_PARALLEL = 8  # uploads at once inside one PUT of many files (Snowflake's default is 4)
 
 
 def quote_identifier(name: str) -> str:
@@ -118,9 +120,28 @@ class StagePath:
     def child(self, name: str) -> StagePath:
         return StagePath(self.stage, f"{self.key}/{name}")
 
+    def file(self, name: str) -> StagedFile:
+        return StagedFile(self, name)
+
     @property
     def sql(self) -> str:
         return f"@{self.stage.sql}/{self.key}/"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """One file we staged in a folder of ours: `@stage/<key>/<name>` (a batch's member)."""
+
+    folder: StagePath
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _STAGED_FILE.fullmatch(self.name):
+            raise ValueError(f"unsafe staged file name {self.name!r}")
+
+    @property
+    def sql(self) -> str:
+        return f"{self.folder.sql}{self.name}"
 
 
 def create_stage(stage: QualifiedName) -> str:
@@ -162,13 +183,31 @@ def put(local_file: PurePosixPath, target: StagePath, compression: Compression) 
     )
 
 
+def put_folder(local_folder: PurePosixPath, target: StagePath, compression: Compression) -> str:
+    """Upload every file in one local folder we wrote to `target`, in one statement: a batch.
+
+    The connector expands the wildcard itself and uploads `PUT_PARALLEL` files at once.
+    """
+    text = local_folder.as_posix()
+    if not _SAFE_PATH.fullmatch(text):
+        raise ValueError(
+            f"the temporary path {text!r} has characters PUT cannot carry; "
+            "point TMPDIR at a directory with a plain name"
+        )
+    return (
+        f"PUT 'file://{text}/*' {target.sql} "
+        f"AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = {compression.value} OVERWRITE = TRUE PARALLEL = {PUT_PARALLEL}"
+    )
+
+
 def copy_into(
     table: QualifiedName,
-    source: StagePath,
+    source: StagePath | StagedFile,
     file_format: FileFormat,
     compression: Compression,
     force: bool = False,
     fields: Sequence[tuple[str, int]] | None = None,
+    purge: bool = True,
 ) -> str:
     """Load every file under `source` into `table` in one statement, so a file loads all or nothing.
 
@@ -196,8 +235,11 @@ def copy_into(
         origin = "(SELECT " + ", ".join(f"${n}" for n in numbers) + f" FROM {source.sql})"
     # PURGE removes the files it loaded, even when the transaction then rolls back (the embedded
     # server deletes them at once): a rolled-back attempt is staged again, never copied again.
+    # A batch copies without it: the embedded server would purge the files loaded before a bad
+    # one in a COPY that then fails, and the batch is copied again without the bad one.
+    purge_option = " PURGE = TRUE" if purge else ""
     force_option = " FORCE = TRUE" if force else ""
-    return f"COPY INTO {into} FROM {origin} FILE_FORMAT = ({fmt}){options} PURGE = TRUE{force_option}"
+    return f"COPY INTO {into} FROM {origin} FILE_FORMAT = ({fmt}){options}{purge_option}{force_option}"
 
 
 def describe_table(table: QualifiedName) -> str:
@@ -209,8 +251,8 @@ def list_stage(stage: QualifiedName) -> str:
     return f"LIST @{stage.sql}"
 
 
-def remove(folder: StagePath) -> str:
-    """Delete every staged file under `folder`."""
+def remove(folder: StagePath | StagedFile) -> str:
+    """Delete every staged file under `folder` (or the one file)."""
     return f"REMOVE {folder.sql}"
 
 
@@ -251,6 +293,14 @@ def claim_slot(locks: QualifiedName, slot: int, attempt: str) -> str:
     return f'UPDATE {locks.sql} SET "HOLDER" = {_literal_key(attempt)} WHERE "SLOT" = {slot}'
 
 
+def claim_slots(locks: QualifiedName, slots: Sequence[int], attempt: str) -> str:
+    """`claim_slot` for several slots in one statement: a batch claims all its sources at once."""
+    if not slots or not all(0 <= slot < LOCK_SLOTS for slot in slots):
+        raise ValueError(f"no such lock slots: {list(slots)}")
+    listed = ", ".join(str(int(slot)) for slot in sorted(set(slots)))
+    return f'UPDATE {locks.sql} SET "HOLDER" = {_literal_key(attempt)} WHERE "SLOT" IN ({listed})'
+
+
 def loaded_sources(ledger: QualifiedName, table_key: str, source_keys: list[str]) -> str:
     """Which of `source_keys` the table has loaded, by the ledger."""
     keys = ", ".join(_literal_key(k) for k in source_keys) or "NULL"
@@ -267,6 +317,21 @@ def record_load(ledger: QualifiedName, table_key: str, source_key: str, attempt:
         f'INSERT INTO {ledger.sql} ("TABLE_KEY", "SOURCE_KEY", "ATTEMPT", "ROWS_LOADED", "LOADED_AT") '
         f"SELECT {table}, {source}, {_literal_key(attempt)}, {int(rows)}, CURRENT_TIMESTAMP() "
         f'WHERE NOT EXISTS (SELECT 1 FROM {ledger.sql} WHERE "TABLE_KEY" = {table} AND "SOURCE_KEY" = {source})'
+    )
+
+
+def record_loads(ledger: QualifiedName, table_key: str, loads: Sequence[tuple[str, int]], attempt: str) -> str:
+    """`record_load` for several (source key, rows) in one statement; its row count says how many
+    went in (a source recorded already, by a load that went first, adds none)."""
+    if not loads:
+        raise ValueError("no loads to record")
+    table = _literal_key(table_key)
+    values = ", ".join(f"({_literal_key(key)}, {int(rows)})" for key, rows in loads)
+    return (
+        f'INSERT INTO {ledger.sql} ("TABLE_KEY", "SOURCE_KEY", "ATTEMPT", "ROWS_LOADED", "LOADED_AT") '
+        f'SELECT {table}, v."SOURCE_KEY", {_literal_key(attempt)}, v."ROWS_LOADED", CURRENT_TIMESTAMP() '
+        f'FROM (VALUES {values}) AS v ("SOURCE_KEY", "ROWS_LOADED") '
+        f'WHERE NOT EXISTS (SELECT 1 FROM {ledger.sql} WHERE "TABLE_KEY" = {table} AND "SOURCE_KEY" = v."SOURCE_KEY")'
     )
 
 

@@ -21,10 +21,11 @@ SLOW = 1_000_000  # bytes per second each way: 8 Mbit/s
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """Eight CSVs of 0.6 to 2.3 MB: the first uploads measure the link for the later files, and
-    their different sizes tell a PUT's fixed cost from its bytes' time."""
+    """Eight CSVs of 1.2 to 2.6 MB (over a megabyte: each staged on its own, not packed into a
+    batch): the first uploads measure the link for the later files, and their different sizes
+    tell a PUT's fixed cost from its bytes' time."""
     folder = tmp_path_factory.mktemp("auto")
-    rows = [40_000, 10_000, 30_000, 15_000, 25_000, 10_000, 35_000, 20_000]
+    rows = [45_000, 20_000, 30_000, 22_000, 35_000, 20_000, 40_000, 25_000]
     first = [1 + sum(rows[:n]) for n in range(len(rows))]
     return [write_csv(folder / f"f{n}.csv", n, first[n], count) for n, count in enumerate(rows)]
 
@@ -71,7 +72,7 @@ def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):
     """Staged as .csv, then as .csv.gz at level 3, then as auto likes: different bytes under
     different names, which the server's own load metadata would load again; the ledger keys on
     the source file, so each re-run reports every file already loaded."""
-    sources = [write_csv(tmp_path / f"r{n}.csv", n, 1 + n * 5_000, 5_000) for n in range(3)]
+    sources = [write_csv(tmp_path / f"r{n}.csv", n, 1 + n * 20_000, 20_000) for n in range(3)]  # not batched
     paths = [str(f.path) for f in sources]
 
     first = sl.Loader(conn, table, progress="none", compression="none").load(paths)
@@ -88,7 +89,7 @@ def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):
 
 
 def test_explicit_choices_force_the_codec_and_say_so(conn, table, tmp_path):
-    source = write_csv(tmp_path / "forced.csv", 0, 1, 5_000)
+    source = write_csv(tmp_path / "forced.csv", 0, 1, 20_000)  # over a megabyte: not batched
 
     result = sl.Loader(conn, table, progress="none", compression_level=2).load([str(source.path)])  # auto + level
 

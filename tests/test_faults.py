@@ -30,7 +30,19 @@ def paths(files):
     return [str(f.path) for f in files]
 
 
-def test_a_transient_put_or_copy_failure_is_retried_and_the_load_succeeds(conn, table, files):
+@pytest.fixture
+def file_by_file(monkeypatch):
+    """Every file through the per-file pipeline, as a big file goes: no batches."""
+    import snowload_nb.batches as batches
+
+    monkeypatch.setattr(batches, "FILE_MAX", 0)
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["file-by-file", "batched"])
+def test_a_transient_put_or_copy_failure_is_retried_and_the_load_succeeds(conn, table, files, batched, request):
+    if not batched:
+        request.getfixturevalue("file_by_file")
+    statements = 1 if batched else len(files)  # the six small files share one batch
     failures = {"PUT": 1, "COPY": 1}
     seen = []
 
@@ -46,11 +58,11 @@ def test_a_transient_put_or_copy_failure_is_retried_and_the_load_succeeds(conn, 
 
     assert result.ok, result.files
     assert failures == {"PUT": 0, "COPY": 0}
-    assert seen.count("PUT") == len(files) + 1 and seen.count("COPY") == len(files) + 1
+    assert seen.count("PUT") == statements + 1 and seen.count("COPY") == statements + 1
     assert table_facts(conn, table) == expected_facts(files)
 
 
-def test_a_permanent_failure_fails_that_file_only(conn, table, files):
+def test_a_permanent_failure_fails_that_file_only(conn, table, files, file_by_file):
     doomed = files[2]
     doomed_key = stage_key(sl.loader.expand([str(doomed.path)])[0])
 
@@ -71,7 +83,7 @@ def test_a_permanent_failure_fails_that_file_only(conn, table, files):
 
 # With the default settings, as a user has them. No filter for unhandled thread exceptions: the
 # connector's query-cancel timer must not print a traceback either.
-def test_the_server_going_away_fails_the_rest_in_bounded_time(tmp_path, files, private_tmp):
+def test_the_server_going_away_fails_the_rest_in_bounded_time(tmp_path, files, private_tmp, file_by_file):
     server = local._EmbeddedServer(None)
     server.start()
     kwargs = server.connect_kwargs()

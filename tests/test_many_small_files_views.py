@@ -160,13 +160,61 @@ def test_a_load_of_two_hundred_tiny_files_shows_files_per_second_and_leaves_a_sm
     for view in ("terminal", "log", "widget", "html"):
         shown = [texts[view] for texts in drawn]
         assert any(re.search(r"[\d,]+/201 files · [\d.]+/\d+\.\d kB · [\d.]+ files/s", s) for s in shown), view
-        assert any(re.search(r"files/s · ETA \d+:\d\d", s) for s in shown), view  # from files per second
         assert not any("MB" in s for s in shown), view
     widget = views[-1]
     for out in (widget.record_html + widget.record_text, result._repr_html_(), result.results_table()):
         assert len(out.encode()) < RECORD_LIMIT
         assert "tiny_bad.csv" in out and "not-a-number" in out  # the failure, with its error
         assert "… and 160 more loaded: `result.to_pandas()` lists every file" in out
+
+
+def test_a_batch_at_work_is_one_row_counting_its_files_not_a_row_per_file():
+    """Files loaded together show as their batch's row ("batch 2: 250 files · upload"), in every
+    view, instead of hundreds of names flickering by; files loaded alone keep their own rows."""
+    clock = [0.0]
+    model = ProgressModel("EVENTS", 8, clock=lambda: clock[0])
+    for i in range(501):
+        model.add_file(f"day_{i:04d}.csv", f"/exports/day_{i:04d}.csv", 400)
+    model.start()
+    model.batch(0, range(250))
+    model.batch(1, range(250, 500))
+    for i in range(250):  # batch 1 compressed, then uploading
+        model.begin(i, Phase.COMPRESS)
+        model.complete(i, Phase.COMPRESS)
+        model.begin(i, Phase.UPLOAD)
+    for i in range(250, 370):  # batch 2 compressing: 120 of its files through
+        model.begin(i, Phase.COMPRESS)
+        model.advance(i, Phase.COMPRESS, 400)
+    model.begin(500, Phase.COMPRESS)  # a file on its own
+    clock[0] += 2.0
+
+    snap = model.snapshot()
+    assert [(f.name, f.phase, f.members, f.members_done) for f in snap.active] == [
+        ("batch 1: 250 files", Phase.UPLOAD, 250, 0),
+        ("batch 2: 250 files", Phase.COMPRESS, 250, 0),  # 120 of its files read, none through
+        ("day_0500.csv", Phase.COMPRESS, 0, 0),
+    ]
+    terminal = "\n".join(TerminalView(8).lines(snap, 120, 24))
+    assert re.search(r"batch 1: 250 files.*0/250 files · 0 B/100\.0 kB", terminal), terminal
+    assert re.search(r"batch 2: 250 files.*0/250 files · 48\.0/100\.0 kB", terminal), terminal
+    assert "day_0001.csv" not in terminal and "day_0500.csv" in terminal
+    assert terminal.startswith("121 compressing · 250 uploading · 130 queued")  # files, not rows
+    page = HtmlView(8, show=False)
+    page.draw(snap)
+    assert "batch 1: 250 files" in page.page and "day_0001.csv" not in page.page
+
+    for i in range(250):  # batch 1 uploaded: its row is at Copy
+        model.complete(i, Phase.UPLOAD)
+        model.begin(i, Phase.COPY)
+    for i in range(100):
+        model.finish(i, FileState.LOADED, rows=10)
+    (first, *_) = model.snapshot().active
+    assert (first.name, first.phase, first.members_done, first.phase_bytes_done) == (
+        "batch 1: 250 files",
+        Phase.COPY,
+        100,
+        40_000,
+    )
 
 
 def test_thousands_of_files_failing_alike_are_each_named_in_one_row_per_error():

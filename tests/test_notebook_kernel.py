@@ -34,6 +34,13 @@ def big_files(tmp_path_factory):
     return [str(f.path) for f in generate_files(tmp_path_factory.mktemp("big"), [4_000_000] * 16)]
 
 
+@pytest.fixture(scope="module")
+def mixed_files(tmp_path_factory):
+    """Small files sharing a batch, and files big enough to keep the load running for a few draws."""
+    sizes = [40_000, 400_000, 0, 3_000_000, 8_000, 6_000_000, 200_000, 100, *[8_000_000] * 4]
+    return generate_files(tmp_path_factory.mktemp("mixed"), sizes)
+
+
 def _paths(files) -> list[str]:
     return [str(f.path) for f in files]
 
@@ -111,9 +118,9 @@ def _foreign_output(messages: list[Message], cell_id: str) -> list[Message]:
     ]
 
 
-def test_live_widget_from_worker_threads(kernel, small_files):
+def test_live_widget_from_worker_threads(kernel, mixed_files):
     cell = kernel.execute(
-        f"result = sl.Loader(conn, new_table('LIVE'), workers=4).load({_paths(small_files)!r})\n"
+        f"result = sl.Loader(conn, new_table('LIVE'), workers=4).load({_paths(mixed_files)!r})\n"
         "print(result.rows_loaded)"
     )
     assert cell.reply["status"] == "ok", cell.reply
@@ -138,12 +145,12 @@ def test_live_widget_from_worker_threads(kernel, small_files):
     models = kernel.widget_models()
     assert [(models[b]["value"], models[b]["bar_style"]) for b in aggregates] == [(1.0, "success")] * 3
     assert _foreign_output(messages, cell.msg_id) == []
-    assert cell.stdout() == f"{sum(f.rows for f in small_files)}\n"
+    assert cell.stdout() == f"{sum(f.rows for f in mixed_files)}\n"
     # the record that stays in the cell: static text and HTML, no widget left in it
-    rows = sum(f.rows for f in small_files)
+    rows = sum(f.rows for f in mixed_files)
     record = final.content["data"]
     assert set(record) == {"text/plain", "text/html"}
-    assert record["text/plain"].startswith(f"Done: {rows:,} rows into LIVE from {len(small_files)} files")
+    assert record["text/plain"].startswith(f"Done: {rows:,} rows into LIVE from {len(mixed_files)} files")
     assert "<table" in record["text/html"] and "<svg" in record["text/html"]
 
 
@@ -296,3 +303,38 @@ def test_without_ipywidgets_html_updates_in_place(kernel, small_files):
     assert set(final.content["data"]) == {"text/plain", "text/html"}
     assert final.content["data"]["text/plain"].startswith(f"Done: {rows:,} rows into NO_WIDGETS")
     assert "snowload-record" in final.content["data"]["text/html"]
+
+
+def test_the_widget_shows_dask_partitions_advancing(kernel):
+    """A Dask frame's partitions, staged by a LocalCluster's worker processes, advance row by row."""
+    setup = kernel.execute(
+        "import logging, dask.dataframe as dd, distributed, pandas as pd\n"
+        "cluster = distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,\n"
+        "                                   dashboard_address=None, silence_logs=logging.ERROR)\n"
+        "client = distributed.Client(cluster)\n"
+        "frame = pd.DataFrame({'id': range(60_000), 'name': [f'name {i}' for i in range(60_000)]})\n"
+        "ddf = dd.from_pandas(frame, npartitions=20)\n"
+    )
+    assert setup.reply["status"] == "ok", setup.reply
+    try:
+        cell = kernel.execute(
+            "result = sl.Loader(conn, 'DASK_LIVE', create_table=True).load_dataframe(ddf)\nprint(result.rows_loaded)"
+        )
+    finally:
+        kernel.execute("client.close(); cluster.close()")
+    assert cell.reply["status"] == "ok", cell.reply
+    messages = cell.messages
+    final = next(m for m in messages if m.msg_type == "update_display_data")
+    running = [m for m in messages if m.msg_type == "comm_msg" and m.received < final.received]
+
+    def values(model_name: str) -> list[str]:
+        opened = set(_opened(messages, model_name))
+        return [str(m.state["value"]) for m in running if m.comm_id in opened and "value" in m.state]
+
+    names = {v for v in values("LabelModel") if v.startswith("partition ")}
+    assert len(names) >= 2, "no partition rows were shown while the cell ran"
+    assert {"compress", "upload"} & set(values("LabelModel")), "no partition was shown at work"
+    assert any("busy" in v and "0 workers busy" not in v for v in values("HTMLModel")), "the header never said busy"
+    assert _busiest_second(messages) <= MAX_MESSAGES_PER_SECOND
+    assert cell.stdout() == "60000\n"
+    assert final.content["data"]["text/plain"].startswith("Done: 60,000 rows into DASK_LIVE from 20 partitions")

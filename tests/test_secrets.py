@@ -106,3 +106,40 @@ def test_the_password_appears_nowhere_in_the_cli(tmp_path, conn, monkeypatch):
     assert [code for code, _ in outputs] == [1, 1, 1]
     assert "cannot connect" in outputs[2][1]
     assert [text for _, text in outputs if SENTINEL in text] == []
+
+
+def _raise_in_partition_2(df, partition_info=None):
+    if partition_info is not None and partition_info["number"] == 2:
+        raise ValueError("this partition fails")
+    return df
+
+
+def test_the_password_appears_nowhere_on_the_dask_workers(everything_logged, capsys):
+    """Workers open sessions with the factory that carries the password: it stays inside it."""
+    dd = pytest.importorskip("dask.dataframe", reason="the dask extra: make test installs it")
+    distributed = pytest.importorskip("distributed")
+    import pandas as pd
+
+    conn = sl.connect_local(password=SENTINEL)
+    frame = pd.DataFrame({"id": range(400), "name": [f"n{i}" for i in range(400)]})
+    good = dd.from_pandas(frame, npartitions=4)
+    bad = good.map_partitions(_raise_in_partition_2, meta=good._meta)
+    texts = []
+    cluster = distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        for data in (good, bad, good):
+            loader = sl.Loader(conn, "SECRETS_DASK", progress="log", create_table=True)
+            result = loader.load_dataframe(data)
+            texts += [repr(loader), repr(result), result._repr_html_(), json.dumps(result.to_dict())]
+        assert result.count("skipped") == 4, result  # the workers' sessions worked: the check is not empty
+        with pytest.raises(sl.LoadError) as refused:  # a factory that cannot reach the workers
+            sl.Loader(conn, "SECRETS_DASK", progress="none", connect=lambda: conn).load_dataframe(good)
+        texts.append(str(refused.value))
+        texts += [str(client.get_worker_logs()), str(client.get_scheduler_logs()), str(client.get_events())]
+        texts += [str(key) for key in client.who_has()]
+        texts.append(str(client.run(lambda: __import__("dask").config.config)))
+    captured = capsys.readouterr()
+    texts += [captured.out, captured.err, *everything_logged]
+
+    assert any("this partition fails" in t for t in texts), "the failing partition's error was not captured"
+    assert [t for t in texts if SENTINEL in t] == []

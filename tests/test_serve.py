@@ -203,14 +203,16 @@ def test_a_server_that_fails_to_start_says_why_and_prints_nothing(tmp_path, capf
 # When its request times out against the dead server, the connector's own query-cancel timer
 # thread may fail to send its abort request and die with a traceback: the connector's, not ours.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_server_process_that_dies_mid_load_ends_the_load_with_the_reason(tmp_path, private_tmp):
+def test_a_server_process_that_dies_mid_load_ends_the_load_with_the_reason(tmp_path, private_tmp, monkeypatch):
     from conftest import Interceptor, connect_with
 
     import snowload_nb as sl
+    import snowload_nb.batches as batches
     from snowload_nb import sql
     from snowload_nb.demo import DEMO_COLUMNS
 
     files = generate_files(tmp_path / "files", [300_000] * 6)
+    monkeypatch.setattr(batches, "FILE_MAX", 0)  # file by file: the server dies between two files' COPYs
     server = local._ServerProcess(None)
     server.start()
     kwargs = local._for_this_connector(server.connect_kwargs() | {"network_timeout": 3})

@@ -21,7 +21,8 @@ AGGREGATE_LINE = re.compile(
     r"( [\d,]+/[\d,]+ files( · [\d,]+(\.\d+)?( [kMG]?B)?/[\d,]+(\.\d+)? [kMG]?B)?( · [\d,]+\.\d (kB|MB|files)/s)?"
     r"( · ETA \d+:\d\d)?( · [\d,]+ rows)?( · [\d,]+ rows/s)?)?$"
 )
-FILE_LINE = re.compile(r"^  (\S+) +(compress|upload|copy) +(\d+%|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏])")
+# A file's row, or a batch's ("batch 3: 12 files") in place of the small files it loads.
+FILE_LINE = re.compile(r"^  (batch \d+: [\d,]+ files|\S+) +(compress|upload|copy) +(\d+%|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏])")
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,7 @@ _WAIT_SHORT = {
     Wait.RETRY: "retrying",
     Wait.STAGED: "staged",
     Wait.COMMIT: "awaiting commit",
+    Wait.BATCH: "waiting for their batch",
 }
 
 
@@ -141,7 +142,11 @@ def has_byte_progress(f: FileSnapshot) -> bool:
 
 def file_progress(f: FileSnapshot) -> str:
     """The figures of a file row. An upload or COPY of one piece reports no bytes until it ends:
-    the row then says how long it has run, with a turning mark, instead of sitting at 0%."""
+    the row then says how long it has run, with a turning mark, instead of sitting at 0%. A batch's
+    row counts its files through the phase: a byte rate of a few kB would read as noise."""
+    if f.members:
+        files = f"{f.members_done:,}/{f.members:,} files"
+        return f"{files} · {size_pair(f.phase_bytes_done, f.size)} · {f.phase_elapsed:.1f} s"
     if f.phase is Phase.COMPRESS:
         return f"{size_pair(f.phase_bytes_done, f.size)} · {rate(f.rate)}"
     if f.phase_bytes_done > 0:
