@@ -308,9 +308,9 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--compression",
         choices=COMPRESSIONS,
-        default="auto",
-        help="how CSV is compressed before upload (default auto: the codec and level that finish soonest "
-        "at the measured link and compression rates; gzip; none sends it as it is)",
+        default="gzip",
+        help="how CSV is compressed before upload (default gzip at the level below; auto: the codec and "
+        "level that finish soonest at the measured link and compression rates; none sends it as it is)",
     )
     levels = level_range()
     load.add_argument(
@@ -319,7 +319,7 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help=f"gzip level, {levels.start}..{levels.stop - 1} with {BACKEND}; forces gzip at that level "
-        f"(default: auto's choice; {DEFAULT_LEVEL}, the fastest, with --compression gzip)",
+        f"(default {DEFAULT_LEVEL}, the fastest; under --compression auto, auto's choice)",
     )
     load.add_argument(
         "--part-size",

@@ -54,7 +54,9 @@ def test_a_slow_link_gets_a_higher_ratio_than_a_fast_one_and_both_load_exactly(c
         table = f"AUTO_{name.upper()}_{os.getpid()}"
         conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
         with link(server, rate) as (through, connect):
-            results[name] = sl.Loader(through, table, progress="log", workers=2, connect=connect).load(paths)
+            results[name] = sl.Loader(
+                through, table, progress="log", workers=2, connect=connect, compression="auto"
+            ).load(paths)
         assert results[name].ok
         assert table_facts(conn, table) == expected_facts(files)
 
@@ -91,7 +93,9 @@ def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):
 def test_explicit_choices_force_the_codec_and_say_so(conn, table, tmp_path):
     source = write_csv(tmp_path / "forced.csv", 0, 1, 20_000)  # over a megabyte: not batched
 
-    result = sl.Loader(conn, table, progress="none", compression_level=2).load([str(source.path)])  # auto + level
+    result = sl.Loader(conn, table, progress="none", compression_level=2).load(
+        [str(source.path)]
+    )  # a level forces gzip at it
 
     assert result.ok and (result.files[0].codec, result.files[0].compression_level) == ("gzip", 2)
     assert result.compression is not None and "forced" in result.compression
