@@ -317,6 +317,13 @@ class DaskRun:
                 self.client.unsubscribe_topic(self.spec.topic)
             with contextlib.suppress(Exception):
                 self.client.run(close_sessions, self.spec.attempt)
+            # Let go of the tasks: a key the client still holds is computed again when the worker
+            # holding its result dies, so a later load's lost worker would stage this load's
+            # partitions anew, long after this load ended.
+            for future in self._futures:
+                with contextlib.suppress(Exception):
+                    future.release()
+            self._futures = []
         return staged
 
     def _on_event(self, event: Any) -> None:
