@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TIE = 0.03  # predicted times this close count as equal
+TIE = 0.01  # predicted times this close count as equal: the cheaper in CPU wins
 HIDDEN = 0.5  # how much of the faster of CPU and link time the slower one hides
 MB = 1_000_000
 
 
 @dataclass(frozen=True, order=True)
 class Codec:
-    """How a part is staged: `name` "none" (plain CSV) or "gzip" at `level` (ISA-L for the
-    levels it has, 0-3, zlib above them)."""
+    """How a part is staged: `name` "none" (plain CSV), "gzip" at `level` (ISA-L for the levels
+    it has, 0-3, zlib above them) or "zstd" at `level`."""
 
     name: str
     level: int | None = None
@@ -31,7 +31,13 @@ class Codec:
     def gzip(self) -> bool:
         return self.name == "gzip"
 
+    @property
+    def compressed(self) -> bool:
+        return self.name != "none"
+
     def label(self, isal: bool = True) -> str:
+        if self.name == "zstd":
+            return f"zstd {self.level}"
         if not self.gzip:
             return "none"
         library = "ISA-L" if isal and self.level is not None and self.level <= 3 else "zlib"
@@ -39,16 +45,25 @@ class Codec:
 
 
 NONE = Codec("none")
+ZSTD_LEVELS = (1, 3, 6, 9, 12)  # what auto tries; 15 and up compress at a few MB/s a core
 
 
 def gzip(level: int) -> Codec:
     return Codec("gzip", level)
 
 
+def zstd(level: int) -> Codec:
+    return Codec("zstd", level)
+
+
+FAMILY_DEFAULTS = {"none": NONE, "gzip": Codec("gzip", 1), "zstd": Codec("zstd", 3)}
+
+
 def candidates(isal: bool) -> tuple[Codec, ...]:
-    """What auto tries: none, ISA-L 0-3 (or zlib 1 and 3 without it), and zlib 6 where the ratio pays."""
-    levels = (0, 1, 2, 3, 6) if isal else (1, 3, 6)
-    return (NONE, *(gzip(level) for level in levels))
+    """What auto tries: none, gzip (ISA-L 0-3, or zlib 1 and 3 without it), and zstd from its
+    fast levels to the ones whose ratio pays only on a slow link."""
+    levels = (0, 1, 2, 3) if isal else (1, 3)
+    return (NONE, *(gzip(level) for level in levels), *(zstd(level) for level in ZSTD_LEVELS))
 
 
 @dataclass(frozen=True)
@@ -90,13 +105,13 @@ def predicted(rate: CodecRate, rates: Rates) -> float:
 
 
 def choose(rates: Rates, default: Codec, family: str | None = None, in_kb: bool = False) -> Decision:
-    """The codec that finishes soonest; `family` ("none" or "gzip") keeps a file's later parts
-    in the format its first part set (one COPY reads them all). Without a measured link (no PUT
+    """The codec that finishes soonest; `family` ("none", "gzip" or "zstd") keeps a file's later
+    parts in the format its first part set (one COPY reads them all one way). Without a measured link (no PUT
     has ended yet) or codec rates, `default`. `in_kb`: the why says rates in kB/s, as every view
     of a load under a megabyte says its sizes in kB."""
     pool = [r for r in rates.codecs if family is None or r.codec.name == family]
     if rates.link is None or rates.link <= 0 or not pool:
-        fallback = default if family in (None, default.name) else (NONE if family == "none" else gzip(1))
+        fallback = default if family in (None, default.name) else FAMILY_DEFAULTS[family]
         return Decision(fallback, None, "no upload measured yet")
     times = {r.codec: predicted(r, rates) for r in pool}
     best = min(times.values())

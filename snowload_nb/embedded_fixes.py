@@ -21,6 +21,8 @@
   retries for minutes (the "hang"); and DuckDB would read `$2` as a bind parameter. Here `$n`
   is the file's n-th column, as Snowflake reads it: `column{n-1}`, the name fakesnow's
   read_csv(header = false) gives it.
+- `COPY ... FILE_FORMAT = (... COMPRESSION = ZSTD)`: fakesnow knows GZIP and NONE only and
+  refuses ZSTD (NotImplementedError, an HTTP 500), though DuckDB reads zstd files; here it does.
 - Any other database error fakesnow does not translate (a CSV DuckDB cannot read, for one) is
   likewise HTTP 500 and minutes of retries for a statement that fails the same way every time;
   Snowflake answers such statements with an error at once, and so does the server here.
@@ -67,6 +69,7 @@ def apply() -> None:
 
         FakeSnowflakeCursor.execute = _answering_as_snowflake(FakeSnowflakeCursor.execute)  # type: ignore[method-assign]
         _read_positional_columns()
+        _read_zstd()
         threading.Thread(target=_reap_idle_transactions, name="snowload-embedded-reaper", daemon=True).start()
         # sqlglot warns that it parses REMOVE as a bare command: that is what the patch expects.
         logging.getLogger("sqlglot").addFilter(lambda record: not str(record.msg).startswith("'REMOVE @"))
@@ -162,6 +165,22 @@ def _read_positional_columns() -> None:
         return strip_json_extract(select)
 
     copy_into._strip_json_extract = positional
+
+
+def _read_zstd() -> None:
+    """COPY's `COMPRESSION = ZSTD` reads zstd files, as DuckDB can."""
+    from fakesnow import copy_into
+
+    handle_csv = copy_into.handle_csv
+
+    def with_zstd(options: dict[str, Any]) -> Any:
+        zstd = str(options.get("COMPRESSION", "")).upper() == "ZSTD"
+        read = handle_csv({k: v for k, v in options.items() if not (zstd and k == "COMPRESSION")})
+        if zstd:
+            read.compression = "zstd"
+        return read
+
+    copy_into.handle_csv = with_zstd
 
 
 def _statement_error(exc: Exception) -> Exception:

@@ -17,7 +17,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .compress import CHUNK_SIZE, compressor
+from .codec_choice import NONE, Codec, gzip
+from .compress import CHUNK_SIZE, SUFFIXES, compressor
 from .errors import Cancelled, NotCsvText
 
 _QUOTE = ord('"')
@@ -29,6 +30,7 @@ class Part:
     number: int
     source_bytes: int  # bytes of the source file in this part (the repeated header not counted)
     staged_bytes: int  # bytes written to `path`
+    codec: Codec = NONE  # how it was written
 
 
 class _RawWriter:
@@ -42,12 +44,15 @@ class _RawWriter:
 
 
 class _PartFile:
-    def __init__(self, path: Path, number: int, header: bytes, level: int | None) -> None:
+    def __init__(self, path: Path, number: int, header: bytes, codec: Codec) -> None:
         self.path = path
         self.number = number
+        self.codec = codec
         self.source_bytes = len(header) if number == 1 else 0  # later parts repeat it
         self.staged_bytes = 0
-        self._compressor = compressor(level) if level is not None else _RawWriter()
+        self._compressor: Any = _RawWriter()
+        if codec.compressed and codec.level is not None:
+            self._compressor = compressor(codec.name, codec.level)
         self._out = open(path, "wb")  # noqa: SIM115 - closed in finish()/abort()
         self._write(header)
 
@@ -61,7 +66,7 @@ class _PartFile:
     def finish(self) -> Part:
         self.staged_bytes += self._out.write(self._compressor.flush())
         self._out.close()
-        return Part(self.path, self.number, self.source_bytes, self.staged_bytes)
+        return Part(self.path, self.number, self.source_bytes, self.staged_bytes, self.codec)
 
     def abort(self) -> None:
         self._out.close()
@@ -78,18 +83,18 @@ def split_csv(
     cancelled: Callable[[], bool] = lambda: False,
     chunk_size: int = CHUNK_SIZE,
     size: int | None = None,
-    part_level: Callable[[int], int] | None = None,
+    part_codec: Callable[[int], Codec] | None = None,
 ) -> Iterator[Part]:
     """Yield each part of `source` once it is complete on disk.
 
     A new part starts once the current one holds `part_size` staged bytes and a row ends.
-    `level` None stages parts uncompressed. With `part_level`, a gzip part n > 1 is compressed
-    at `part_level(n)` (auto compression follows the link as it changes). A file with nothing
-    after its header yields nothing. A `size` no larger than `part_size` means one part: then
-    quotes need no counting.
+    `level` None stages parts uncompressed, a number as gzip at that level; `part_codec(n)`, when
+    given, says instead how part n is written (auto compression follows the link as it changes).
+    A file with nothing after its header yields nothing. A `size` no larger than `part_size`
+    means one part: then quotes need no counting.
     """
     may_split = size is None or size > part_size
-    suffix = ".csv.gz" if level is not None else ".csv"
+    fixed = gzip(level) if level is not None else NONE
     reader = _Chunks(source, chunk_size, on_chunk, cancelled)
     header = reader.take_header()
     current: _PartFile | None = None
@@ -101,8 +106,9 @@ def split_csv(
             while pos < len(chunk):
                 if current is None:
                     number += 1
-                    at = part_level(number) if part_level is not None and level is not None and number > 1 else level
-                    current = _PartFile(folder / f"{stem}.{number:04d}{suffix}", number, header, at)
+                    codec = part_codec(number) if part_codec is not None else fixed
+                    name = f"{stem}.{number:04d}.csv{SUFFIXES[codec.name]}"
+                    current = _PartFile(folder / name, number, header, codec)
                     parity = 0
                 if not may_split:
                     cut = None
