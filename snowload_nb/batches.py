@@ -62,6 +62,7 @@ from .pipeline import (
     result_rows,
     retrying,
     stage_key,
+    staged_as,
     tidy_stage,
 )
 from .schema import check_row_widths
@@ -171,7 +172,7 @@ def _by_lock_slot(members: list[tuple[int, SourceFile]], per_batch: int) -> list
 
 def _staged_compression(source: SourceFile, plan: LoadPlan) -> Compression:
     if source.format is FileFormat.CSV and source.compression is Compression.NONE:
-        return Compression.GZIP if plan.compression_level is not None else Compression.NONE
+        return staged_as(plan.batch_codec)
     return source.compression
 
 
@@ -186,6 +187,8 @@ def load_batch(
     """
     indexes = [index for index, _ in batch.members]
     model.batch(batch.number, indexes)
+    if plan.codecs is not None:
+        plan.codecs.record([index for index, source in batch.members if _plain_csv(source)], plan.batch_codec)
     if cancel.is_set():
         _end_all(plan, model, indexes, started=False)
         return
@@ -356,7 +359,8 @@ def _write_pack(rows: _Rows, members: tuple[_PackMember, ...], plan: LoadPlan, c
                 local,
                 stem,
                 part_size=max(plan.part_size, size),
-                level=plan.compression_level,
+                level=None,
+                part_codec=lambda number: plan.batch_codec,
                 cancelled=cancel.is_set,
                 size=size,
             )
@@ -571,7 +575,8 @@ def _write(
                 local,
                 key,
                 part_size=plan.part_size,
-                level=plan.compression_level,
+                level=None,
+                part_codec=lambda number: plan.batch_codec,
                 on_chunk=on_chunk,
                 cancelled=cancel.is_set,
                 size=source.size,

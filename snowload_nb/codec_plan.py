@@ -24,7 +24,8 @@ from .rates import LinkMeter, measure_codecs
 if TYPE_CHECKING:
     from .result import LoadResult
 
-AUTO_DEFAULT = gzip(compress.DEFAULT_LEVEL)  # before any PUT has ended: today's balanced choice
+AUTO_DEFAULT = gzip(compress.DEFAULT_LEVEL)  # knowing nothing of the link: the balanced choice
+PROBE_MIN_BYTES = 8_000_000  # a smaller load gains less from the best codec than the probe costs
 _SESSION: dict[Hashable, tuple[LinkMeter, LinkMeter]] = {}  # per server: uploads, COPYs
 _SESSION_LOCK = threading.Lock()
 
@@ -51,16 +52,18 @@ class CodecPicker:
         workers: int,
         server: Hashable | None = None,
         local: bool = False,
-        small: bool = False,
+        size: int = 0,
         on_change: Callable[[str], None] = lambda note: None,
     ) -> None:
         self.forced = forced
-        self.small = small  # a load under a megabyte: its views say kB, and so does the why
+        self.size = size  # source bytes the load stages
+        self.small = size < 1_000_000  # its views say kB, and so does the why
         self.cores = max(1, min(workers, available_cores()))
         self.local = local
         self._on_change = on_change
         self._isal = compress.BACKEND == "isal"
         self._lock = threading.Lock()
+        self._preparing = threading.Lock()
         self._codecs: tuple[CodecRate, ...] | None = None
         self._choices: dict[int, list[Codec]] = {}
         self.note: str | None = self._forced_note() if forced is not None else None  # None: nothing picked yet
@@ -76,16 +79,27 @@ class CodecPicker:
     def auto(self) -> bool:
         return self.forced is None
 
-    def calibrate(self, path: Path) -> None:
-        """Measure every candidate on the first megabyte of `path`, once per load."""
+    def prepare(self, path: Path, probe: Callable[[], None]) -> None:
+        """Before the first pick, once per load: time every candidate on the first megabyte of
+        `path` while `probe` times two small uploads, unless this session already knows the
+        link or the load is too small to repay them (it then starts at the default)."""
         if not self.auto or self._codecs is not None:
             return
-        with self._lock:
+        with self._preparing:
             if self._codecs is not None:
                 return
-            with open(path, "rb") as stream:
-                sample = stream.read(compress.CHUNK_SIZE)
-            self._codecs = measure_codecs(sample, candidates(self._isal))
+            prober = None
+            if self.link.rate is None and self.size >= PROBE_MIN_BYTES:
+                prober = threading.Thread(target=probe, name="snowload-link-probe", daemon=True)
+                prober.start()
+            try:
+                with open(path, "rb") as stream:
+                    sample = stream.read(compress.CHUNK_SIZE)
+                codecs = measure_codecs(sample, candidates(self._isal))
+            finally:
+                if prober is not None:
+                    prober.join()
+            self._codecs = codecs
 
     def rates(self) -> Rates:
         return Rates(
@@ -112,6 +126,12 @@ class CodecPicker:
         if self.forced is None:
             self._on_change(note)
         return codec
+
+    def record(self, indexes: list[int], codec: Codec) -> None:
+        """Files staged another way (a batch of small files) were staged as `codec`."""
+        with self._lock:
+            for index in indexes:
+                self._choices.setdefault(index, []).append(codec)
 
     def uploading(self, nbytes: int) -> contextlib.AbstractContextManager[None]:
         """Around one PUT of `nbytes` staged bytes."""

@@ -11,6 +11,7 @@ file's terminal state in the model.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -25,11 +26,13 @@ from typing import Any, TypeVar
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
+from .codec_choice import NONE, Codec, gzip
 from .codec_plan import CodecPicker
 from .copy_errors import explain
 from .errors import Cancelled, GaveUp, Rejected, ServerGone, SourceChanged, describe
 from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
+from .link_probe import probe_link
 from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
 from .parts import Part, split_csv
 from .schema import check_row_widths
@@ -106,6 +109,14 @@ class LoadPlan:
     fields: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     # How each CSV part is staged (forced, or auto from measured rates); None: `compression_level`.
     codecs: CodecPicker | None = None
+
+    @property
+    def batch_codec(self) -> Codec:
+        """How a batch of small files is staged: as forced, or under auto at the default gzip
+        level (batches are formed before the load has measured anything)."""
+        if self.codecs is not None and self.codecs.forced is not None:
+            return self.codecs.forced
+        return gzip(self.compression_level) if self.compression_level is not None else NONE
 
     @property
     def ledger(self) -> Ledger:
@@ -414,16 +425,17 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         model.advance(job.index, Phase.COMPRESS, source.size)
         yield Part(local, 1, source.size, source.size), source.compression
         return
-    level = plan.compression_level
-    part_level: Callable[[int], int] | None = None
+    part_codec: Callable[[int], Codec] | None = None
     picker = plan.codecs
     if picker is not None:
-        picker.calibrate(source.path)
+        cursor = functools.partial(job.sessions.cursor, job.queued)
+        picker.prepare(
+            source.path, lambda: probe_link(cursor, plan.stage, plan.attempt, plan.workdir, picker.uploading)
+        )
         first = picker.pick(job.index)
-        level = first.level if first.gzip else None
 
-        def part_level(number: int) -> int:
-            return picker.pick(job.index, number, "gzip").level or 0
+        def part_codec(number: int) -> Codec:
+            return first if number == 1 else picker.pick(job.index, number, first.name)
 
     read = 0
 
@@ -438,15 +450,20 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             folder,
             source.stem,
             part_size=plan.part_size,
-            level=level,
+            level=plan.compression_level,
             on_chunk=on_chunk,
             cancelled=job.cancel.is_set,
             size=source.size,
-            part_level=part_level,
+            part_codec=part_codec,
         ):
-            yield part, Compression.GZIP if level is not None else Compression.NONE
+            yield part, staged_as(part.codec)
     if read != source.size:  # appended or truncated while it was read
         raise SourceChanged
+
+
+def staged_as(codec: Codec) -> Compression:
+    """A part's compression in Snowflake's words."""
+    return Compression[codec.name.upper()]
 
 
 def _retrying(job: _Job, step: Callable[[], T]) -> T:
