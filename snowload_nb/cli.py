@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .compress import BACKEND, DEFAULT_LEVEL, level_range
+from .compress import BACKEND, DEFAULT_LEVEL, ZSTD_DEFAULT_LEVEL, ZSTD_LEVELS, level_range
 from .env import PROGRESS_MODES, resolve_progress
 from .errors import Fix, LoadError, SnowloadError, describe
 from .options import (
@@ -226,9 +226,12 @@ def _part_size(text: str) -> float:
 
 def _level(text: str) -> int:
     value = int(text)
-    if value not in level_range():
-        levels = level_range()
-        raise argparse.ArgumentTypeError(f"must be {levels.start}..{levels.stop - 1} with {BACKEND}, not {value}")
+    gzip, zstd = level_range(), ZSTD_LEVELS
+    if value not in gzip and value not in zstd:
+        raise argparse.ArgumentTypeError(
+            f"must be {gzip.start}..{gzip.stop - 1} for gzip with {BACKEND} or {zstd.start}..{zstd.stop - 1} "
+            f"for zstd, not {value}"
+        )
     return value
 
 
@@ -308,9 +311,9 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--compression",
         choices=COMPRESSIONS,
-        default="gzip",
-        help="how CSV is compressed before upload (default gzip at the level below; auto: the codec and "
-        "level that finish soonest at the measured link and compression rates; none sends it as it is)",
+        default="auto",
+        help="how CSV is compressed before upload (default auto: the codec and level that finish soonest "
+        "at the measured link and compression rates; gzip or zstd at the level below; none sends it as it is)",
     )
     levels = level_range()
     load.add_argument(
@@ -318,8 +321,9 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
         type=_level,
         default=None,
         metavar="N",
-        help=f"gzip level, {levels.start}..{levels.stop - 1} with {BACKEND}; forces gzip at that level "
-        f"(default {DEFAULT_LEVEL}, the fastest; under --compression auto, auto's choice)",
+        help=f"gzip level, {levels.start}..{levels.stop - 1} with {BACKEND} (default {DEFAULT_LEVEL}), or zstd "
+        f"level {ZSTD_LEVELS.start}..{ZSTD_LEVELS.stop - 1} (default {ZSTD_DEFAULT_LEVEL}); "
+        "with auto, forces gzip at that level",
     )
     load.add_argument(
         "--part-size",

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from . import sql
 from .atomic import MODES, Replacement, copy_all_or_nothing
 from .batches import load_batch, plan_batches
-from .codec_choice import NONE, gzip
+from .codec_choice import NONE, gzip, zstd
 from .codec_plan import CodecPicker, is_loopback, with_codecs
-from .compress import DEFAULT_LEVEL, level_range
+from .compress import DEFAULT_LEVEL, ZSTD_DEFAULT_LEVEL, levels
 from .env import resolve_progress, validate_progress
 from .errors import FIX, Fix, LoadError, describe
 from .frames import is_dask
@@ -93,7 +93,7 @@ class Loader:
         create_table: bool = False,
         connect: Callable[[], Any] | None = None,
         format: str = "auto",
-        compression: str = "gzip",
+        compression: str = "auto",
         compression_level: int | None = None,
         part_size_mb: float = DEFAULT_PART_SIZE_MB,
         force: bool = False,
@@ -114,8 +114,10 @@ class Loader:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; got {compression!r}")
-        if compression_level is not None and compression_level not in level_range():
-            raise ValueError(f"compression_level must be in {level_range()}, not {compression_level!r}")
+        if compression_level is not None and compression_level not in levels(compression):
+            raise ValueError(
+                f"compression_level must be in {levels(compression)} for {compression}, not {compression_level!r}"
+            )
         if not _finite(part_size_mb) or not part_size_mb >= MIN_PART_SIZE_MB:
             raise ValueError(
                 f"part_size_mb must be a positive number of megabytes, at least {MIN_PART_SIZE_MB} "
@@ -136,9 +138,10 @@ class Loader:
         self.create_table = create_table
         self.connect = connect
         self.format = format
-        # "auto" with a level given forces gzip at that level; gzip without one, the default level.
+        # "auto" with a level given forces gzip at that level; gzip or zstd without one, its default.
         self.compression = "gzip" if compression == "auto" and compression_level is not None else compression
-        self.compression_level = DEFAULT_LEVEL if compression_level is None else compression_level
+        default_level = ZSTD_DEFAULT_LEVEL if compression == "zstd" else DEFAULT_LEVEL
+        self.compression_level = default_level if compression_level is None else compression_level
         self.part_size_mb = part_size_mb
         self.force = force
         self.atomic = atomic
@@ -560,7 +563,7 @@ class _Run:
                     stage=stage,
                     workdir=workdir,
                     attempt=secrets.token_hex(8),
-                    compression_level=loader.compression_level if loader.compression != "none" else None,
+                    compression_level=_gzip_level(loader),
                     part_size=round(loader.part_size_mb * 1_000_000),
                     # COPY's own load metadata would skip files loaded into the old contents.
                     force=loader.force or self.replacement is not None,
@@ -751,16 +754,24 @@ def _size(entry: SourceFile | InputProblem) -> int:
     return entry.size if isinstance(entry, SourceFile) else 0
 
 
+def _gzip_level(loader: Loader) -> int | None:
+    """The plan's gzip level, for what no picker stages: none when forced plain, else gzip's."""
+    if loader.compression == "none":
+        return None
+    return loader.compression_level if loader.compression == "gzip" else DEFAULT_LEVEL
+
+
 def _codec_picker(loader: Loader, model: ProgressModel) -> CodecPicker:
     """How this load stages CSV parts; the choice, and why, shows in the views as it changes."""
-    forced = {"auto": None, "none": NONE}.get(loader.compression, gzip(loader.compression_level))
+    level = loader.compression_level
+    forced = {"auto": None, "none": NONE, "zstd": zstd(level)}.get(loader.compression, gzip(level))
     address = server_address(loader.conn)
 
     def show(note: str | None) -> None:
         model.compression = note
 
     local = address is not None and is_loopback(address[0])
-    small = model.snapshot().bytes_total < 1_000_000  # its views say kB: so does the choice's why
-    picker = CodecPicker(forced, workers=loader.workers, server=address, local=local, small=small, on_change=show)
+    size = model.snapshot().bytes_total
+    picker = CodecPicker(forced, workers=loader.workers, server=address, local=local, size=size, on_change=show)
     show(picker.note)
     return picker

@@ -3,7 +3,7 @@ same choices and limits without importing the loader (and with it the connector)
 
 from __future__ import annotations
 
-COMPRESSIONS = ("auto", "gzip", "none")  # auto: chosen per part from measured rates
+COMPRESSIONS = ("auto", "gzip", "zstd", "none")  # auto: chosen per part from measured rates
 FORMATS = ("auto", "csv", "parquet")
 # Snowflake loads files of 100-250 MB compressed in parallel best; a part is cut once its
 # staged (compressed) size reaches this.

@@ -8,6 +8,7 @@ import os
 import re
 
 import pytest
+import zstandard
 from conftest import connect_with, expected_facts, table_facts
 from tcp_proxy import TcpProxy
 
@@ -43,6 +44,10 @@ def link(server, rate: float | None):
         proxy.stop()
 
 
+def staged_files(conn) -> list[str]:
+    return [row[0] for row in conn.cursor().execute(f"LIST @{sql.QualifiedName.parse(sql.STAGE_NAME).sql}")]
+
+
 def ratio(result: sl.LoadResult) -> float:
     return sum(f.source_bytes for f in result.files) / sum(f.staged_bytes for f in result.files)
 
@@ -62,8 +67,7 @@ def test_a_slow_link_gets_a_higher_ratio_than_a_fast_one_and_both_load_exactly(c
 
     fast, slow = results["fast"], results["slow"]
     assert ratio(slow) > ratio(fast)
-    assert max(f.compression_level or 0 for f in slow.files) > max(f.compression_level or 0 for f in fast.files)
-    assert all(f.codec in ("gzip", "none") for f in fast.files + slow.files)
+    assert all(f.codec in ("gzip", "zstd", "none") for f in fast.files + slow.files)
     assert slow.compression is not None and slow.compression.startswith("auto: ")
     assert re.search(r"\(link [\d.,]+ [kM]B/s; ratio \d\.\d\d; (link|CPU)-bound at ", slow.compression)
     log = capsys.readouterr().err
@@ -81,13 +85,49 @@ def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):
     assert first.ok and [f.codec for f in first.files] == ["none"] * 3
     assert table_facts(conn, table) == expected_facts(sources)
 
-    for options in ({"compression": "gzip", "compression_level": 3}, {"compression": "auto"}):
+    for options in (
+        {"compression": "gzip", "compression_level": 3},
+        {"compression": "zstd", "compression_level": 9},
+        {"compression": "auto"},
+    ):
         again = sl.Loader(conn, table, progress="none", **options).load(paths)
 
         assert again.ok, options
         assert [f.status for f in again.files] == [sl.FileStatus.ALREADY_LOADED] * 3, options
         assert again.rows_loaded == 0
         assert table_facts(conn, table) == expected_facts(sources), options
+
+
+def test_the_link_is_measured_before_the_first_file_chooses(conn, server, files):
+    """Two small uploads time the link before any file picks its codec, so on a slow link even
+    the first files (one per worker, all picking at once) get a high ratio, not the default;
+    the uploads leave nothing on the stage."""
+    table = f"AUTO_PROBE_{os.getpid()}"
+    conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
+    with link(server, SLOW) as (through, connect):
+        result = sl.Loader(through, table, progress="none", workers=4, connect=connect).load(
+            [str(f.path) for f in files]  # the first four pick at once, before any PUT of theirs ends
+        )
+
+    assert result.ok and table_facts(conn, table) == expected_facts(files)
+    assert [f.codec for f in result.files] == ["zstd"] * len(files), result.to_pandas()[["codec", "compression_level"]]
+    assert min(f.compression_level or 0 for f in result.files) >= 6
+    assert not [name for name in staged_files(conn) if "probe_" in name]
+
+
+def test_zstd_forced_loads_exactly_and_says_so(conn, table, tmp_path):
+    source = write_csv(tmp_path / "z.csv", 0, 1, 20_000)  # over a megabyte: not batched
+
+    result = sl.Loader(conn, table, progress="none", compression="zstd", compression_level=12).load([str(source.path)])
+
+    assert result.ok and (result.files[0].codec, result.files[0].compression_level) == ("zstd", 12)
+    assert result.files[0].staged_bytes * 4 < result.files[0].source_bytes
+    assert result.compression == "zstd 12 (forced by compression=)"
+    assert table_facts(conn, table) == expected_facts([source])
+
+
+def test_auto_is_the_default():
+    assert sl.Loader(None, "T", progress="none").compression == "auto"
 
 
 def test_explicit_choices_force_the_codec_and_say_so(conn, table, tmp_path):
@@ -110,3 +150,16 @@ def test_the_header_tooltip_says_the_choice_and_why():
     header = formatting.header_html(model.snapshot(), "green")
 
     assert "title='compression: auto: zlib 6 (link 2.5 MB/s;" in header
+
+
+def test_a_zstd_source_file_is_staged_as_it_is_and_loads_exactly(conn, table, tmp_path):
+    """A `.csv.zst` the user compressed is staged untouched, and COPY's COMPRESSION = ZSTD reads it."""
+    source = write_csv(tmp_path / "plain.csv", 0, 1, 5_000)
+    packed = tmp_path / "given.csv.zst"
+    packed.write_bytes(zstandard.ZstdCompressor(level=3).compress(source.path.read_bytes()))
+
+    result = sl.Loader(conn, table, progress="none").load([str(packed)])
+
+    assert result.ok and result.files[0].rows_loaded == 5_000
+    assert result.files[0].staged_bytes == packed.stat().st_size
+    assert table_facts(conn, table) == expected_facts([source])

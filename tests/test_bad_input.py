@@ -140,7 +140,7 @@ def test_format_reads_any_name_as_that_format(conn, table, tmp_path):
         ("workers", 0, "workers must be an integer >= 1"),
         ("progress", "fancy", "progress must be one of"),
         ("format", "xml", "format must be one of auto, csv, parquet; got 'xml'"),
-        ("compression", "brotli", "compression must be one of auto, gzip, none"),
+        ("compression", "brotli", "compression must be one of auto, gzip, zstd, none"),
         ("compression_level", 42, "compression_level must be in"),
         ("part_size_mb", 0, "part_size_mb must be a positive number"),
         ("retries", -1, "retries must be an integer >= 0"),
