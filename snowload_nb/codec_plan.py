@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .result import LoadResult
 
 AUTO_DEFAULT = gzip(compress.DEFAULT_LEVEL)  # knowing nothing of the link: the balanced choice
-PROBE_MIN_BYTES = 8_000_000  # a smaller load gains less from the best codec than the probe costs
+SAMPLE_BYTES = 1 << 18  # what each candidate is timed on: ratios settle well before this
 _SESSION: dict[Hashable, tuple[LinkMeter, LinkMeter]] = {}  # per server: uploads, COPYs
 _SESSION_LOCK = threading.Lock()
 
@@ -63,7 +63,6 @@ class CodecPicker:
         self._on_change = on_change
         self._isal = compress.BACKEND == "isal"
         self._lock = threading.Lock()
-        self._preparing = threading.Lock()
         self._codecs: tuple[CodecRate, ...] | None = None
         self._choices: dict[int, list[Codec]] = {}
         self.note: str | None = self._forced_note() if forced is not None else None  # None: nothing picked yet
@@ -79,27 +78,17 @@ class CodecPicker:
     def auto(self) -> bool:
         return self.forced is None
 
-    def prepare(self, path: Path, probe: Callable[[], None]) -> None:
-        """Before the first pick, once per load: time every candidate on the first megabyte of
-        `path` while `probe` times two small uploads, unless this session already knows the
-        link or the load is too small to repay them (it then starts at the default)."""
+    def calibrate(self, path: Path) -> None:
+        """Time every candidate on the start of `path`, once per load (the workers wait for it:
+        a quarter of a megabyte keeps that wait near 30 ms)."""
         if not self.auto or self._codecs is not None:
             return
-        with self._preparing:
+        with self._lock:
             if self._codecs is not None:
                 return
-            prober = None
-            if self.link.rate is None and self.size >= PROBE_MIN_BYTES:
-                prober = threading.Thread(target=probe, name="snowload-link-probe", daemon=True)
-                prober.start()
-            try:
-                with open(path, "rb") as stream:
-                    sample = stream.read(compress.CHUNK_SIZE)
-                codecs = measure_codecs(sample, candidates(self._isal))
-            finally:
-                if prober is not None:
-                    prober.join()
-            self._codecs = codecs
+            with open(path, "rb") as stream:
+                sample = stream.read(SAMPLE_BYTES)
+            self._codecs = measure_codecs(sample, candidates(self._isal))
 
     def rates(self) -> Rates:
         return Rates(

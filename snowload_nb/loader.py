@@ -93,7 +93,7 @@ class Loader:
         create_table: bool = False,
         connect: Callable[[], Any] | None = None,
         format: str = "auto",
-        compression: str = "auto",
+        compression: str = "gzip",
         compression_level: int | None = None,
         part_size_mb: float = DEFAULT_PART_SIZE_MB,
         force: bool = False,
@@ -114,10 +114,11 @@ class Loader:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}; got {compression!r}")
-        if compression_level is not None and compression_level not in levels(compression):
-            raise ValueError(
-                f"compression_level must be in {levels(compression)} for {compression}, not {compression_level!r}"
-            )
+        codec = "zstd" if compression == "zstd" else "gzip"  # a level with auto forces gzip
+        allowed = levels(codec)
+        if compression_level is not None and compression_level not in allowed:
+            span = f"{allowed.start}..{allowed.stop - 1}"
+            raise ValueError(f"compression_level must be in {span} for {codec}, not {compression_level!r}")
         if not _finite(part_size_mb) or not part_size_mb >= MIN_PART_SIZE_MB:
             raise ValueError(
                 f"part_size_mb must be a positive number of megabytes, at least {MIN_PART_SIZE_MB} "

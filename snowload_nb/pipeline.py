@@ -11,7 +11,6 @@ file's terminal state in the model.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import os
@@ -32,7 +31,6 @@ from .copy_errors import explain
 from .errors import Cancelled, GaveUp, Rejected, ServerGone, SourceChanged, describe
 from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
-from .link_probe import probe_link
 from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
 from .parts import Part, split_csv
 from .schema import check_row_widths
@@ -428,10 +426,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
     part_codec: Callable[[int], Codec] | None = None
     picker = plan.codecs
     if picker is not None:
-        cursor = functools.partial(job.sessions.cursor, job.queued)
-        picker.prepare(
-            source.path, lambda: probe_link(cursor, plan.stage, plan.attempt, plan.workdir, picker.uploading)
-        )
+        picker.calibrate(source.path)
         first = picker.pick(job.index)
 
         def part_codec(number: int) -> Codec:

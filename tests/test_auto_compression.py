@@ -98,23 +98,6 @@ def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):
         assert table_facts(conn, table) == expected_facts(sources), options
 
 
-def test_the_link_is_measured_before_the_first_file_chooses(conn, server, files):
-    """Two small uploads time the link before any file picks its codec, so on a slow link even
-    the first files (one per worker, all picking at once) get a high ratio, not the default;
-    the uploads leave nothing on the stage."""
-    table = f"AUTO_PROBE_{os.getpid()}"
-    conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
-    with link(server, SLOW) as (through, connect):
-        result = sl.Loader(through, table, progress="none", workers=4, connect=connect).load(
-            [str(f.path) for f in files]  # the first four pick at once, before any PUT of theirs ends
-        )
-
-    assert result.ok and table_facts(conn, table) == expected_facts(files)
-    assert [f.codec for f in result.files] == ["zstd"] * len(files), result.to_pandas()[["codec", "compression_level"]]
-    assert min(f.compression_level or 0 for f in result.files) >= 6
-    assert not [name for name in staged_files(conn) if "probe_" in name]
-
-
 def test_zstd_forced_loads_exactly_and_says_so(conn, table, tmp_path):
     source = write_csv(tmp_path / "z.csv", 0, 1, 20_000)  # over a megabyte: not batched
 
@@ -124,10 +107,6 @@ def test_zstd_forced_loads_exactly_and_says_so(conn, table, tmp_path):
     assert result.files[0].staged_bytes * 4 < result.files[0].source_bytes
     assert result.compression == "zstd 12 (forced by compression=)"
     assert table_facts(conn, table) == expected_facts([source])
-
-
-def test_auto_is_the_default():
-    assert sl.Loader(None, "T", progress="none").compression == "auto"
 
 
 def test_explicit_choices_force_the_codec_and_say_so(conn, table, tmp_path):
