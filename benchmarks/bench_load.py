@@ -37,6 +37,7 @@ from bench_dataframe import extract_section, replace_section  # beside this file
 from common import (
     PROBE,
     BenchmarkError,
+    DisplayClock,
     command_line,
     expect_statuses,
     machine_description,
@@ -47,12 +48,10 @@ from common import (
 from isal import isal_zlib
 from snowflake.connector import SnowflakeConnection
 
-import snowload_nb.loader as loader_module
 from snowload_nb import Loader, sql
 from snowload_nb.demo import DEMO_COLUMNS, GeneratedFile, generate_files
 from snowload_nb.model import FileState, Phase, ProgressModel
 from snowload_nb.sql import Compression, FileFormat, QualifiedName, StagePath
-from snowload_nb.views.refresher import Refresher
 from snowload_nb.views.widget import WidgetView
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -197,55 +196,12 @@ def run_connector(bench: Bench, data: Dataset, table: QualifiedName) -> float:
     return elapsed
 
 
-class _DisplayClock:
-    """CPU seconds spent on progress: the refresher thread (snapshots and draws) and the final draw.
-
-    Wall-time ratios between loads carry the embedded server's noise (tens of percent between
-    identical runs here); the display's own CPU time does not, so it is measured directly too.
-    """
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    @contextlib.contextmanager
-    def watching(self) -> Iterator[None]:
-        original_run = Refresher._run
-        original_make_view = loader_module.make_view
-        clock = self
-
-        def run(refresher: Refresher) -> None:
-            try:
-                original_run(refresher)
-            finally:
-                clock.seconds += time.thread_time()  # this thread did nothing but draw
-
-        def make_view(*args: Any, **kwargs: Any) -> Any:
-            view = original_make_view(*args, **kwargs)
-            original_close = view.close
-
-            def close(snapshot: Any) -> None:
-                started = time.thread_time()
-                original_close(snapshot)
-                clock.seconds += time.thread_time() - started
-
-            view.close = close
-            return view
-
-        Refresher._run = run  # type: ignore[method-assign]
-        loader_module.make_view = make_view  # type: ignore[assignment]
-        try:
-            yield
-        finally:
-            Refresher._run = original_run  # type: ignore[method-assign]
-            loader_module.make_view = original_make_view
-
-
 DISPLAY_CPU: dict[str, list[float]] = {"b": [], "c": [], "d": []}  # per case, CPU s / load s
 
 
 def run_snowload(bench: Bench, data: Dataset, table: QualifiedName, progress: str, case: str) -> float:
     """(b), (c), (d): the public API, as a user calls it."""
-    clock = _DisplayClock()
+    clock = DisplayClock()
     with clock.watching():
         start = time.perf_counter()
         loader = Loader(bench.conn, str(table), workers=WORKERS, progress=progress, connect=bench.connect)

@@ -10,6 +10,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,49 @@ def _git_state() -> str:
         return "unknown (not a git checkout)"
     changes = "with uncommitted changes in snowload_nb/" if dirty.stdout.strip() else "no uncommitted changes"
     return f"commit {head.stdout.strip()}, {changes}"
+
+
+class DisplayClock:
+    """CPU seconds spent on progress: the refresher thread (snapshots and draws) and the final draw.
+
+    Wall-time ratios between loads carry the embedded server's noise (tens of percent between
+    identical runs here); the display's own CPU time does not, so it is measured directly too.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        import snowload_nb.loader as loader_module
+        from snowload_nb.views.refresher import Refresher
+
+        original_run = Refresher._run
+        original_make_view = loader_module.make_view
+        clock = self
+
+        def run(refresher: Refresher) -> None:
+            try:
+                original_run(refresher)
+            finally:
+                clock.seconds += time.thread_time()  # this thread did nothing but draw
+
+        def make_view(*args: Any, **kwargs: Any) -> Any:
+            view = original_make_view(*args, **kwargs)
+            original_close = view.close
+
+            def close(snapshot: Any) -> None:
+                started = time.thread_time()
+                original_close(snapshot)
+                clock.seconds += time.thread_time() - started
+
+            view.close = close
+            return view
+
+        Refresher._run = run  # type: ignore[method-assign]
+        loader_module.make_view = make_view  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            Refresher._run = original_run  # type: ignore[method-assign]
+            loader_module.make_view = original_make_view
