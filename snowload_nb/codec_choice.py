@@ -56,9 +56,6 @@ def zstd(level: int) -> Codec:
     return Codec("zstd", level)
 
 
-FAMILY_DEFAULTS = {"none": NONE, "gzip": Codec("gzip", 1), "zstd": Codec("zstd", 3)}
-
-
 def candidates(isal: bool) -> tuple[Codec, ...]:
     """What auto tries: none, gzip (ISA-L 0-3, or zlib 1 and 3 without it), and zstd from its
     fast levels to the ones whose ratio pays only on a slow link."""
@@ -104,15 +101,13 @@ def predicted(rate: CodecRate, rates: Rates) -> float:
     return max(compute, send) + (1 - HIDDEN) * min(compute, send)
 
 
-def choose(rates: Rates, default: Codec, family: str | None = None, in_kb: bool = False) -> Decision:
-    """The codec that finishes soonest; `family` ("none", "gzip" or "zstd") keeps a file's later
-    parts in the format its first part set (one COPY reads them all one way). Without a measured link (no PUT
-    has ended yet) or codec rates, `default`. `in_kb`: the why says rates in kB/s, as every view
-    of a load under a megabyte says its sizes in kB."""
-    pool = [r for r in rates.codecs if family is None or r.codec.name == family]
+def choose(rates: Rates, default: Codec, in_kb: bool = False) -> Decision:
+    """The codec that finishes soonest; without a measured link (no PUT has ended yet) or codec
+    rates, `default`. `in_kb`: the why says rates in kB/s, as every view of a load under a
+    megabyte says its sizes in kB."""
+    pool = rates.codecs
     if rates.link is None or rates.link <= 0 or not pool:
-        fallback = default if family in (None, default.name) else FAMILY_DEFAULTS[family]
-        return Decision(fallback, None, "no upload measured yet")
+        return Decision(default, None, "no upload measured yet")
     times = {r.codec: predicted(r, rates) for r in pool}
     best = min(times.values())
     close = [r for r in pool if times[r.codec] <= best * (1 + TIE)]

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 AUTO_DEFAULT = gzip(compress.DEFAULT_LEVEL)  # knowing nothing of the link: the balanced choice
 SAMPLE_BYTES = 1 << 18  # what each candidate is timed on: ratios settle well before this
+# A file that starts before the link is known goes up first as two small parts (source bytes),
+# both at once: the first is nearly all a PUT's fixed cost, the second adds a megabyte, and
+# together they give the link's rate, from which the rest of the file is chosen.
+COLD_PARTS = (64_000, 1_000_000)
 _SESSION: dict[Hashable, tuple[LinkMeter, LinkMeter]] = {}  # per server: uploads, COPYs
 _SESSION_LOCK = threading.Lock()
 
@@ -65,6 +69,7 @@ class CodecPicker:
         self._lock = threading.Lock()
         self._codecs: tuple[CodecRate, ...] | None = None
         self._choices: dict[int, list[Codec]] = {}
+        self._cold: set[int] = set()  # files whose first parts measure the link
         self.note: str | None = self._forced_note() if forced is not None else None  # None: nothing picked yet
         with _SESSION_LOCK:
             meters = _SESSION.get(server) if server is not None else None
@@ -100,12 +105,28 @@ class CodecPicker:
             local=self.local,
         )
 
-    def pick(self, index: int, part: int = 1, family: str | None = None) -> Codec:
-        """The codec for part `part` of file `index`; `family` keeps later parts gzip or plain."""
+    def first_parts(self, index: int) -> tuple[int, ...]:
+        """Source bytes of file `index`'s first parts: `COLD_PARTS` under auto while the link's
+        rate cannot yet be told from a PUT's fixed cost, else none (every part full size)."""
+        if not self.auto or self.link.settled:
+            return ()
+        with self._lock:
+            self._cold.add(index)
+        return COLD_PARTS
+
+    def measuring(self, index: int, part: int) -> bool:
+        """Whether part `part` of file `index` measures the link: such parts go up together,
+        and the rest of the file is chosen once their uploads have ended."""
+        with self._lock:
+            return index in self._cold and part <= len(COLD_PARTS)
+
+    def pick(self, index: int, part: int = 1) -> Codec:
+        """The codec for part `part` of file `index`; parts of one file may differ (COPY reads
+        each by its own suffix)."""
         if self.forced is not None:
             codec = self.forced
         else:
-            decision = choose(self.rates(), AUTO_DEFAULT, family, in_kb=self.small)
+            decision = choose(self.rates(), AUTO_DEFAULT, in_kb=self.small)
             codec = decision.codec
             note = f"auto: {codec.label(self._isal)} ({decision.why})"
         with self._lock:

@@ -10,7 +10,7 @@ line per file.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -84,16 +84,19 @@ def split_csv(
     chunk_size: int = CHUNK_SIZE,
     size: int | None = None,
     part_codec: Callable[[int], Codec] | None = None,
+    first_parts: Sequence[int] = (),
 ) -> Iterator[Part]:
     """Yield each part of `source` once it is complete on disk.
 
     A new part starts once the current one holds `part_size` staged bytes and a row ends.
     `level` None stages parts uncompressed, a number as gzip at that level; `part_codec(n)`, when
     given, says instead how part n is written (auto compression follows the link as it changes).
-    A file with nothing after its header yields nothing. A `size` no larger than `part_size`
-    means one part: then quotes need no counting.
+    `first_parts` are the source bytes of the first parts, cut as soon as a row ends past them
+    (auto compression measures the link on these small PUTs). A file with nothing after its
+    header yields nothing. A `size` no larger than any part size means one part: then quotes
+    need no counting.
     """
-    may_split = size is None or size > part_size
+    may_split = size is None or size > min((part_size, *first_parts))
     fixed = gzip(level) if level is not None else NONE
     reader = _Chunks(source, chunk_size, on_chunk, cancelled)
     header = reader.take_header()
@@ -112,6 +115,12 @@ def split_csv(
                     parity = 0
                 if not may_split:
                     cut = None
+                elif number <= len(first_parts):  # a measuring part: cut by source bytes, within a chunk
+                    start = pos + max(first_parts[number - 1] - current.source_bytes, 0)
+                    if start < len(chunk):
+                        cut, parity = _row_end(chunk, start, parity ^ (chunk.count(_QUOTE, pos, start) & 1))
+                    else:
+                        cut, parity = None, parity ^ _quote_parity(chunk, pos)
                 elif current.staged_bytes >= part_size:  # full: end it at the next row boundary
                     cut, parity = _row_end(chunk, pos, parity)
                 else:

@@ -375,14 +375,21 @@ def clean_stage(folder: StagePath | StagedFile, sessions: SessionPool, plan: Loa
 
 
 def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Staged | None:
-    """Write and upload every part, one upload in flight while the next part is written."""
+    """Write and upload every part, one upload in flight while the next part is written. The
+    small parts that measure the link go up together, and the next part waits for them: its
+    codec is chosen from what they measured."""
     staged = None
     for part, compression in _parts(job, folder):
-        staged = Staged(compression, part.number)
-        if in_flight:
+        mixed = staged is not None and staged.compression is not compression
+        staged = Staged(Compression.AUTO if mixed else compression, part.number)
+        measuring = _measures_link(job, part.number)
+        while in_flight and not measuring:
             in_flight.pop().result()  # bounded: at most one part waits on disk per file
         job.model.begin(job.index, Phase.UPLOAD)
         in_flight.append(job.uploads.submit(_upload, job, part, compression))
+        if measuring and not _measures_link(job, part.number + 1):
+            while in_flight:
+                in_flight.pop().result()
     if staged is None:
         return None
     job.model.complete(job.index, Phase.COMPRESS)
@@ -391,6 +398,11 @@ def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Staged
     check_unchanged(job.source)  # after the uploads: a linked file is read by its PUT
     job.model.complete(job.index, Phase.UPLOAD)
     return staged
+
+
+def _measures_link(job: _Job, number: int) -> bool:
+    picker = job.plan.codecs
+    return picker is not None and picker.measuring(job.index, number)
 
 
 def check_unchanged(source: Source) -> None:
@@ -424,13 +436,14 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         yield Part(local, 1, source.size, source.size), source.compression
         return
     part_codec: Callable[[int], Codec] | None = None
+    first_parts: tuple[int, ...] = ()
     picker = plan.codecs
     if picker is not None:
         picker.calibrate(source.path)
-        first = picker.pick(job.index)
+        first_parts = picker.first_parts(job.index)
 
         def part_codec(number: int) -> Codec:
-            return first if number == 1 else picker.pick(job.index, number, first.name)
+            return picker.pick(job.index, number)
 
     read = 0
 
@@ -450,6 +463,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             cancelled=job.cancel.is_set,
             size=source.size,
             part_codec=part_codec,
+            first_parts=first_parts,
         ):
             yield part, staged_as(part.codec)
     if read != source.size:  # appended or truncated while it was read

@@ -115,6 +115,14 @@ class LinkMeter:
         self._last = now
 
     @property
+    def settled(self) -> bool:
+        """Whether PUTs of sizes far enough apart have ended to tell their fixed cost from the
+        link: until then the rate puts all of a PUT's time down to its bytes."""
+        with self._lock:
+            n, sx, _, sxx, _ = self._sums
+        return n > 0 and sx > 0 and _apart(n, sx, sxx)
+
+    @property
     def rate(self) -> float | None:
         """Staged bytes per second over all PUTs together; None before one ended."""
         with self._lock:
@@ -126,10 +134,16 @@ class LinkMeter:
         mean_x, mean_y = sx / n, sy / n
         spread, together = sxx / n - mean_x**2, sxy / n - mean_x * mean_y
         per_byte = mean_y / mean_x  # sizes alike: all of the time is put down to the bytes
-        if spread > (SIZES_APART * mean_x) ** 2:
+        if _apart(n, sx, sxx):
             slope = together / spread
             # Time growing with bytes from a fixed cost of at least nothing: the slope. Otherwise
             # (noise, or the link changed) the quickest recent PUT bounds the fixed cost.
             fits = slope > 0 and mean_y - slope * mean_x >= 0
             per_byte = slope if fits else max(sy - n * fixed, sy / UNSEEN) / sx
         return overlap / per_byte
+
+
+def _apart(n: float, sx: float, sxx: float) -> bool:
+    """Whether the PUT sizes behind these faded sums spread enough for a slope."""
+    mean_x = sx / n
+    return sxx / n - mean_x**2 > (SIZES_APART * mean_x) ** 2

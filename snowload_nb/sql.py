@@ -104,6 +104,7 @@ class Compression(enum.Enum):
     GZIP = "GZIP"
     ZSTD = "ZSTD"
     NONE = "NONE"
+    AUTO = "AUTO"  # a COPY's files differ: each is read by its suffix (never a PUT's source)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,24 @@ def test_a_slow_link_gets_a_higher_ratio_than_a_fast_one_and_both_load_exactly(c
     assert f"snowload compression {slow.compression.split(' (')[0]} (link" in log  # the choice and why, as it changed
 
 
+def test_a_cold_file_measures_the_link_on_its_first_parts_and_stages_the_rest_for_it(conn, server, files, capsys):
+    """One file, one worker, a link never used: its first parts go up at the default, the rest
+    at what they measured, and the one COPY of parts in two codecs loads every row once."""
+    table = f"AUTO_COLD_{os.getpid()}"
+    conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
+    with link(server, SLOW) as (through, connect):
+        result = sl.Loader(through, table, progress="log", workers=1, connect=connect, compression="auto").load(
+            [str(files[0].path)]
+        )
+
+    assert result.ok, result.summary()
+    assert table_facts(conn, table) == expected_facts(files[:1])
+    log = capsys.readouterr().err
+    assert "compression auto: ISA-L 1 (no upload measured yet)" in log  # the first parts
+    assert re.search(r"compression auto: zstd \d+ \(link [\d.,]+ [kM]B/s", log), log  # then the rest
+    assert result.files[0].codec == "zstd"
+
+
 def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):
     """Staged as .csv, then as .csv.gz at level 3, then as auto likes: different bytes under
     different names, which the server's own load metadata would load again; the ledger keys on

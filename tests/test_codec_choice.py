@@ -93,13 +93,6 @@ def test_before_any_upload_it_takes_the_default():
     assert decision.why == "no upload measured yet"
 
 
-def test_later_parts_keep_the_file_in_its_first_parts_format():
-    assert choose(rates(2000), default=gzip(1), family="gzip").codec in ISAL  # not none: one COPY reads them all
-    assert choose(rates(2000), default=gzip(1), family="zstd").codec == zstd(1)
-    assert choose(rates(2.5), default=gzip(1), family="none").codec == NONE
-    assert choose(rates(None), default=gzip(1), family="none").codec == NONE
-
-
 def test_the_cheaper_codec_wins_a_near_tie():
     close = Rates((_rate(gzip(1), 400, 3.30), _rate(gzip(3), 250, 3.35)), 125 * MB, 2)
 
@@ -163,6 +156,23 @@ def test_a_puts_fixed_cost_is_not_taken_for_a_slow_link():
             clock.now += 0.2 + size / 100
 
     assert meter.rate == pytest.approx(100 * MB)
+
+
+@pytest.mark.parametrize(("mb_per_s", "picks"), [(1000, FAST | {NONE}), (2.5, HIGH)])
+def test_two_small_puts_tell_the_link_from_a_puts_fixed_cost(mb_per_s, picks):
+    """A cold file's measuring parts: 20 kB and 300 kB staged, 0.1 s of round trips each."""
+    clock = FakeClock()
+    meter = LinkMeter(clock)
+    with meter.put(20_000):
+        clock.now += 0.1 + 20_000 / (mb_per_s * MB)
+    assert not meter.settled  # one size: the fixed cost cannot be told apart yet
+
+    with meter.put(300_000):
+        clock.now += 0.1 + 300_000 / (mb_per_s * MB)
+
+    assert meter.settled
+    assert meter.rate == pytest.approx(mb_per_s * MB)
+    assert choose(Rates(CODECS, meter.rate, 2), default=gzip(1)).codec in picks
 
 
 def test_a_failed_upload_teaches_nothing():
