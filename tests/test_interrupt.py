@@ -91,9 +91,10 @@ def test_sigint_during_a_blocking_load_in_a_script_raises_after_cleanup(tmp_path
     assert "Cancelled: " in err  # the view's summary says so
 
 
-def _interrupt_at(verb: str, when: threading.Event | None = None):
+def _interrupt_at(verb: str, when: threading.Event | None = None, until: threading.Event | None = None):
     """Before the first `verb` statement (once `when` is set): a KeyboardInterrupt on the calling
-    thread, as Ctrl-C gives."""
+    thread, as Ctrl-C gives; the statement then waits for `until`, if given (the caller has
+    acted on the interrupt), so a small load cannot finish first."""
     fired: list[bool] = []
 
     def before(statement: str) -> None:
@@ -102,6 +103,8 @@ def _interrupt_at(verb: str, when: threading.Event | None = None):
             if when is not None:
                 assert when.wait(WAIT)
             _thread.interrupt_main()
+            if until is not None:
+                assert until.wait(WAIT)
 
     return before
 
@@ -124,9 +127,18 @@ def test_an_interrupted_dataframe_load_raises_and_keeps_its_result(conn, table, 
 
 def test_interrupting_a_jobs_wait_cancels_it_and_stops_the_caller(conn, table, tmp_path):
     small = write_csv(tmp_path / "small.csv", 0, 1, 500)
-    waiting = threading.Event()
-    connect = Interceptor(_interrupt_at("PUT", when=waiting))
+    waiting, cancelled = threading.Event(), threading.Event()
+    connect = Interceptor(_interrupt_at("PUT", when=waiting, until=cancelled))
     job = sl.Loader(conn, table, progress="none", connect=connect).start([str(small.path)])
+    cancel = job.cancel
+
+    def cancelling() -> bool:  # the interrupted wait cancels the job: then the PUT may go on
+        try:
+            return cancel()
+        finally:
+            cancelled.set()
+
+    job.cancel = cancelling  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         waiting.set()
         job.wait(WAIT)
