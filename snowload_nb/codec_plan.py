@@ -30,6 +30,11 @@ SAMPLE_BYTES = 1 << 18  # what each candidate is timed on: ratios settle well be
 # both at once: the first is nearly all a PUT's fixed cost, the second adds a megabyte, and
 # together they give the link's rate, from which the rest of the file is chosen.
 COLD_PARTS = (64_000, 1_000_000)
+# On a slow link a part is cut at about this many seconds of upload (each worker's share of the
+# link), so its upload starts while the rest of the file is compressed, not after all of it;
+# never below MIN_PART staged bytes.
+PART_SECONDS = 1.0
+MIN_PART = 1_000_000
 _SESSION: dict[Hashable, tuple[LinkMeter, LinkMeter]] = {}  # per server: uploads, COPYs
 _SESSION_LOCK = threading.Lock()
 
@@ -62,6 +67,7 @@ class CodecPicker:
         self.forced = forced
         self.size = size  # source bytes the load stages
         self.small = size < 1_000_000  # its views say kB, and so does the why
+        self.workers = max(1, workers)
         self.cores = max(1, min(workers, available_cores()))
         self.local = local
         self._on_change = on_change
@@ -113,6 +119,16 @@ class CodecPicker:
         with self._lock:
             self._cold.add(index)
         return COLD_PARTS
+
+    def part_size(self, default: int) -> int:
+        """Staged bytes of the next part: `default`, or under auto about `PART_SECONDS` of a
+        worker's share of the link once it is measured (a slow link's upload then overlaps
+        compressing the rest)."""
+        if not self.auto or not self.link.settled:
+            return default
+        rate = self.link.rate
+        share = None if rate is None else rate / self.workers
+        return default if share is None else max(MIN_PART, min(default, round(share * PART_SECONDS)))
 
     def measuring(self, index: int, part: int) -> bool:
         """Whether part `part` of file `index` measures the link: such parts go up together,

@@ -85,6 +85,7 @@ def split_csv(
     size: int | None = None,
     part_codec: Callable[[int], Codec] | None = None,
     first_parts: Sequence[int] = (),
+    part_sizes: Callable[[], int] | None = None,
 ) -> Iterator[Part]:
     """Yield each part of `source` once it is complete on disk.
 
@@ -92,11 +93,13 @@ def split_csv(
     `level` None stages parts uncompressed, a number as gzip at that level; `part_codec(n)`, when
     given, says instead how part n is written (auto compression follows the link as it changes).
     `first_parts` are the source bytes of the first parts, cut as soon as a row ends past them
-    (auto compression measures the link on these small PUTs). A file with nothing after its
-    header yields nothing. A `size` no larger than any part size means one part: then quotes
-    need no counting.
+    (auto compression measures the link on these small PUTs); `part_sizes()`, when given, says
+    each later part's size in staged bytes as it starts (auto sizes parts to the link). A file
+    with nothing after its header yields nothing. A `size` no larger than any part size means one
+    part: then quotes need no counting.
     """
-    may_split = size is None or size > min((part_size, *first_parts))
+    may_split = size is None or part_sizes is not None or size > min((part_size, *first_parts))
+    limit = part_size
     fixed = gzip(level) if level is not None else NONE
     reader = _Chunks(source, chunk_size, on_chunk, cancelled)
     header = reader.take_header()
@@ -110,6 +113,7 @@ def split_csv(
                 if current is None:
                     number += 1
                     codec = part_codec(number) if part_codec is not None else fixed
+                    limit = part_sizes() if part_sizes is not None and number > len(first_parts) else part_size
                     name = f"{stem}.{number:04d}.csv{SUFFIXES[codec.name]}"
                     current = _PartFile(folder / name, number, header, codec)
                     parity = 0
@@ -121,7 +125,7 @@ def split_csv(
                         cut, parity = _row_end(chunk, start, parity ^ (chunk.count(_QUOTE, pos, start) & 1))
                     else:
                         cut, parity = None, parity ^ _quote_parity(chunk, pos)
-                elif current.staged_bytes >= part_size:  # full: end it at the next row boundary
+                elif current.staged_bytes >= limit:  # full: end it at the next row boundary
                     cut, parity = _row_end(chunk, pos, parity)
                 else:
                     cut, parity = None, parity ^ _quote_parity(chunk, pos)

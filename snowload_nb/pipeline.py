@@ -436,6 +436,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         yield Part(local, 1, source.size, source.size), source.compression
         return
     part_codec: Callable[[int], Codec] | None = None
+    part_sizes: Callable[[], int] | None = None
     first_parts: tuple[int, ...] = ()
     picker = plan.codecs
     if picker is not None:
@@ -444,6 +445,9 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
 
         def part_codec(number: int) -> Codec:
             return picker.pick(job.index, number)
+
+        def part_sizes() -> int:
+            return picker.part_size(plan.part_size)
 
     read = 0
 
@@ -464,6 +468,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             size=source.size,
             part_codec=part_codec,
             first_parts=first_parts,
+            part_sizes=part_sizes if picker is not None and picker.auto else None,
         ):
             yield part, staged_as(part.codec)
     if read != source.size:  # appended or truncated while it was read

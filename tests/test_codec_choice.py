@@ -11,6 +11,7 @@ import zstandard
 
 from snowload_nb import codec_choice as cc
 from snowload_nb.codec_choice import NONE, CodecRate, Rates, choose, gzip, zstd
+from snowload_nb.codec_plan import CodecPicker
 from snowload_nb.compress import compressor
 from snowload_nb.demo import write_csv
 from snowload_nb.parts import split_csv
@@ -173,6 +174,21 @@ def test_two_small_puts_tell_the_link_from_a_puts_fixed_cost(mb_per_s, picks):
     assert meter.settled
     assert meter.rate == pytest.approx(mb_per_s * MB)
     assert choose(Rates(CODECS, meter.rate, 2), default=gzip(1)).codec in picks
+
+
+@pytest.mark.parametrize(("mb_per_s", "part_mb"), [(2.5, 1), (100, 25), (10_000, 100)])
+def test_auto_cuts_parts_to_a_second_of_each_workers_share_of_the_link(mb_per_s, part_mb):
+    """Four workers: on 20 Mbit/s a part's upload starts after a megabyte, not a whole file."""
+    clock = FakeClock()
+    picker = CodecPicker(None, workers=4)
+    picker.link = LinkMeter(clock)
+    assert picker.part_size(100 * MB) == 100 * MB  # nothing measured yet
+    for size in (20_000, 300_000):
+        with picker.uploading(size):
+            clock.now += 0.1 + size / (mb_per_s * MB)
+
+    assert picker.part_size(100 * MB) == pytest.approx(part_mb * MB, rel=0.01)
+    assert CodecPicker(gzip(1), workers=4).part_size(100 * MB) == 100 * MB  # forced: as asked
 
 
 def test_a_failed_upload_teaches_nothing():
