@@ -25,7 +25,6 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +36,10 @@ from common import (
     DisplayClock,
     command_line,
     machine_description,
-    replace_titled_section,
     round_order,
+    runs_in_processes,
     server_process,
+    write_section,
     yes,
 )
 
@@ -197,19 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.one_run:
         print(json.dumps(one_run(args.repetitions)))
         return 0
-    runs = []
-    for _ in range(args.runs):
-        done = subprocess.run(
-            [sys.executable, __file__, "--one-run", "--repetitions", str(args.repetitions)],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise BenchmarkError(done.stderr[-2000:])
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    section = _section(runs, command_line(__file__, given))
-    print(section)
-    RESULTS.write_text(replace_titled_section(RESULTS.read_text() if RESULTS.exists() else "", TITLE, section))
+    runs = runs_in_processes(__file__, ["--repetitions", str(args.repetitions)], args.runs)
+    write_section(RESULTS, TITLE, _section(runs, command_line(__file__, given)))
     return 0
 
 

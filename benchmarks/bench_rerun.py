@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import BenchmarkError, command_line, machine_description, replace_titled_section, yes
+from common import BenchmarkError, command_line, machine_description, runs_in_processes, write_section, yes
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TITLE = "## Re-run of unchanged files"
@@ -81,18 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.one_run:
         print(json.dumps(one_run(args.repetitions)))
         return 0
-    runs = []
-    for _ in range(args.runs):
-        out = subprocess.run(
-            [sys.executable, __file__, "--one-run", "--repetitions", str(args.repetitions)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        runs.append(json.loads(out.strip().splitlines()[-1]))
-    section = _section(runs, command_line(__file__, given))
-    print(section)
-    RESULTS.write_text(replace_titled_section(RESULTS.read_text() if RESULTS.exists() else "", TITLE, section))
+    runs = runs_in_processes(__file__, ["--repetitions", str(args.repetitions)], args.runs)
+    write_section(RESULTS, TITLE, _section(runs, command_line(__file__, given)))
     return 0
 
 

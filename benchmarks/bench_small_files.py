@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import BenchmarkError, command_line, machine_description, replace_titled_section, yes
+from common import BenchmarkError, command_line, machine_description, runs_in_processes, write_section, yes
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TITLE = "## Many small files"
@@ -143,20 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.one_run:
         print(json.dumps(one_run(args.scale)))
         return 0
-    runs = []
-    for _ in range(args.runs):
-        out = subprocess.run(
-            [sys.executable, __file__, "--one-run", "--scale", str(args.scale)],
-            check=True,
-            stdout=subprocess.PIPE,  # a failure's traceback goes to the terminal
-            text=True,
-        ).stdout
-        runs.append(json.loads(out.strip().splitlines()[-1]))
-        print(runs[-1], flush=True)
+    runs = runs_in_processes(__file__, ["--scale", str(args.scale)], args.runs)
     section = _section(runs, command_line(__file__, given))
-    print(section)
     if args.scale == 1:
-        RESULTS.write_text(replace_titled_section(RESULTS.read_text() if RESULTS.exists() else "", TITLE, section))
+        write_section(RESULTS, TITLE, section)
+    else:
+        print(section)
     return 0
 
 

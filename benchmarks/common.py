@@ -91,6 +91,24 @@ def replace_titled_section(document: str, title: str, section: str) -> str:
     return before + body + (f"\n{after}" if after else "")
 
 
+def runs_in_processes(script: str, one_run_args: Sequence[str], runs: int) -> list[Any]:
+    """`runs` runs of `script --one-run ...`, each a process of its own (its own server): the
+    JSON of each one's last line. A run's error output goes to the terminal as it happens."""
+    results = []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, script, "--one-run", *one_run_args], stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            raise BenchmarkError(f"{Path(script).name} --one-run ended with exit status {done.returncode}")
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def write_section(results: Path, title: str, section: str) -> None:
+    """Print `section` and put it in place of its old one in RESULTS.md."""
+    print(section)
+    results.write_text(replace_titled_section(results.read_text() if results.exists() else "", title, section))
+
+
 def yes(met: bool) -> str:
     return "yes" if met else "no"
 
