@@ -143,7 +143,7 @@ class Round:
         self.options = {
             "workers": rng.choice([1, 2, 4]),
             "atomic": rng.random() < 0.25,
-            "compression": rng.choice(["gzip", "none"]),
+            "compression": rng.choice(["gzip", "none", "zstd", "auto"]),
             "part_size_mb": rng.choice([5, 100]),
             "retry_delay": 0.05,
             "progress": "none",
