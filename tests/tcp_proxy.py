@@ -13,6 +13,7 @@ import contextlib
 import socket
 import threading
 import time
+from typing import ClassVar
 
 
 class TokenBucket:
@@ -40,6 +41,8 @@ class TokenBucket:
 
 
 class TcpProxy:
+    _used: ClassVar[set[int]] = set()  # ports the proxies of this process have listened on
+
     def __init__(self, target_port: int, host: str = "127.0.0.1", rate: float | None = None) -> None:
         self.host = host
         self.target_port = target_port
@@ -54,14 +57,24 @@ class TcpProxy:
     def start(self) -> TcpProxy:
         if self._listener is not None:  # serving already
             return self
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, self.port))  # the same port again after a stop
+        listener = self._bound()
         listener.listen(64)
         self.port = listener.getsockname()[1]
+        TcpProxy._used.add(self.port)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), name="proxy-accept", daemon=True).start()
         return self
+
+    def _bound(self) -> socket.socket:
+        """A listener on this proxy's port after a stop; else on a port no proxy of this process
+        had: a new proxy is a new link, and snowload_nb remembers links by address."""
+        while True:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self.port))
+            if self.port or listener.getsockname()[1] not in TcpProxy._used:
+                return listener
+            listener.close()
 
     def stop(self) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ import re
 
 import pytest
 import zstandard
-from conftest import connect_with, expected_facts, table_facts
+from conftest import Interceptor, connect_with, expected_facts, table_facts
 from tcp_proxy import TcpProxy
 
 import snowload_nb as sl
@@ -74,21 +74,28 @@ def test_a_slow_link_gets_a_higher_ratio_than_a_fast_one_and_both_load_exactly(c
     assert f"snowload compression {slow.compression.split(' (')[0]} (link" in log  # the choice and why, as it changed
 
 
-def test_a_cold_file_measures_the_link_on_its_first_parts_and_stages_the_rest_for_it(conn, server, files, capsys):
-    """One file, one worker, a link never used: its first parts go up at the default, the rest
-    at what they measured, and the one COPY of parts in two codecs loads every row once."""
+def test_a_cold_file_measures_the_link_on_its_first_parts_and_stages_the_rest_for_it(conn, server, files):
+    """One file, one worker, a link never used: its first part goes up at the default, the rest
+    at what the first two parts measured, and the one COPY of parts in two codecs loads every
+    row once."""
     table = f"AUTO_COLD_{os.getpid()}"
     conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
-    with link(server, SLOW) as (through, connect):
-        result = sl.Loader(through, table, progress="log", workers=1, connect=connect, compression="auto").load(
+    puts: list[str] = []
+    proxy = TcpProxy(server.port, rate=SLOW).start()
+    kwargs = server.connect_kwargs() | {"port": proxy.port}
+    try:
+        sessions = Interceptor(lambda s: puts.append(s) if s.startswith("PUT") else None, kwargs)
+        result = sl.Loader(sessions(), table, progress="none", workers=1, connect=sessions, compression="auto").load(
             [str(files[0].path)]
         )
+    finally:
+        proxy.stop()
 
     assert result.ok, result.summary()
     assert table_facts(conn, table) == expected_facts(files[:1])
-    log = capsys.readouterr().err
-    assert "compression auto: ISA-L 1 (no upload measured yet)" in log  # the first parts
-    assert re.search(r"compression auto: zstd \d+ \(link [\d.,]+ [kM]B/s", log), log  # then the rest
+    staged = [re.search(r"/(f0\.\d{4}\.csv(\.\w+)?)' ", put).group(1) for put in puts]
+    assert staged[0] == "f0.0001.csv.gz", staged  # ISA-L 1: nothing measured yet
+    assert len(staged) > 2 and all(name.endswith(".csv.zst") for name in staged[2:]), staged  # a slow link
     assert result.files[0].codec == "zstd"
 
 
