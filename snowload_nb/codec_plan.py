@@ -124,11 +124,10 @@ class CodecPicker:
         """Staged bytes of the next part: `default`, or under auto about `PART_SECONDS` of a
         worker's share of the link once it is measured (a slow link's upload then overlaps
         compressing the rest)."""
-        if not self.auto or not self.link.settled:
+        rate = self.link.rate if self.auto and self.link.settled else None
+        if rate is None:
             return default
-        rate = self.link.rate
-        share = None if rate is None else rate / self.workers
-        return default if share is None else max(MIN_PART, min(default, round(share * PART_SECONDS)))
+        return max(MIN_PART, min(default, round(rate / self.workers * PART_SECONDS)))
 
     def measuring(self, index: int, part: int) -> bool:
         """Whether part `part` of file `index` measures the link: such parts go up together,
@@ -136,9 +135,9 @@ class CodecPicker:
         with self._lock:
             return index in self._cold and part <= len(COLD_PARTS)
 
-    def pick(self, index: int, part: int = 1) -> Codec:
-        """The codec for part `part` of file `index`; parts of one file may differ (COPY reads
-        each by its own suffix)."""
+    def pick(self, index: int) -> Codec:
+        """The codec for file `index`'s next part; parts of one file may differ (COPY reads each
+        by its own suffix)."""
         if self.forced is not None:
             codec = self.forced
         else:

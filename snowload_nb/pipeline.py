@@ -444,10 +444,12 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         first_parts = picker.first_parts(job.index)
 
         def part_codec(number: int) -> Codec:
-            return picker.pick(job.index, number)
+            return picker.pick(job.index)
 
-        def part_sizes() -> int:
-            return picker.part_size(plan.part_size)
+        if picker.auto:
+
+            def part_sizes() -> int:
+                return picker.part_size(plan.part_size)
 
     read = 0
 
@@ -468,7 +470,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             size=source.size,
             part_codec=part_codec,
             first_parts=first_parts,
-            part_sizes=part_sizes if picker is not None and picker.auto else None,
+            part_sizes=part_sizes,
         ):
             yield part, staged_as(part.codec)
     if read != source.size:  # appended or truncated while it was read
