@@ -18,23 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import compress
-from .codec_choice import Codec, CodecRate, Rates, candidates, choose, gzip
+from .codec_choice import Codec, CodecRate, Rates, candidates, choose, zstd
 from .rates import LinkMeter, measure_codecs
 
 if TYPE_CHECKING:
     from .result import LoadResult
 
-AUTO_DEFAULT = gzip(compress.DEFAULT_LEVEL)  # knowing nothing of the link: the balanced choice
+# Knowing nothing of the link yet (no PUT has ended): the choice that loses least on any link.
+# In bench_links (RESULTS.md, 50631c0) zstd 3 took 1.00-1.13x the best fixed choice on every link,
+# ISA-L 1 up to 1.21x at 20 Mbit/s and zstd 6 up to 1.23x unthrottled. Timing small PUTs first to
+# learn the link cost more than it saved: a PUT's fixed cost varies by more than a megabyte's upload.
+AUTO_DEFAULT = zstd(3)
 SAMPLE_BYTES = 1 << 18  # what each candidate is timed on: ratios settle well before this
-# A file that starts before the link is known goes up first as two small parts (source bytes),
-# both at once: the first is nearly all a PUT's fixed cost, the second adds a megabyte, and
-# together they give the link's rate, from which the rest of the file is chosen.
-COLD_PARTS = (64_000, 1_000_000)
-# On a slow link a part is cut at about this many seconds of upload (each worker's share of the
-# link), so its upload starts while the rest of the file is compressed, not after all of it;
-# never below MIN_PART staged bytes.
-PART_SECONDS = 1.0
-MIN_PART = 1_000_000
 _SESSION: dict[Hashable, tuple[LinkMeter, LinkMeter]] = {}  # per server: uploads, COPYs
 _SESSION_LOCK = threading.Lock()
 
@@ -75,7 +70,6 @@ class CodecPicker:
         self._lock = threading.Lock()
         self._codecs: tuple[CodecRate, ...] | None = None
         self._choices: dict[int, list[Codec]] = {}
-        self._cold: set[int] = set()  # files whose first parts measure the link
         self.note: str | None = self._forced_note() if forced is not None else None  # None: nothing picked yet
         with _SESSION_LOCK:
             meters = _SESSION.get(server) if server is not None else None
@@ -110,30 +104,6 @@ class CodecPicker:
             server_cpu=self._server_cpu(),
             local=self.local,
         )
-
-    def first_parts(self, index: int) -> tuple[int, ...]:
-        """Source bytes of file `index`'s first parts: `COLD_PARTS` under auto while the link's
-        rate cannot yet be told from a PUT's fixed cost, else none (every part full size)."""
-        if not self.auto or self.link.settled:
-            return ()
-        with self._lock:
-            self._cold.add(index)
-        return COLD_PARTS
-
-    def part_size(self, default: int) -> int:
-        """Staged bytes of the next part: `default`, or under auto about `PART_SECONDS` of a
-        worker's share of the link once it is measured (a slow link's upload then overlaps
-        compressing the rest)."""
-        rate = self.link.rate if self.auto and self.link.settled else None
-        if rate is None:
-            return default
-        return max(MIN_PART, min(default, round(rate / self.workers * PART_SECONDS)))
-
-    def measuring(self, index: int, part: int) -> bool:
-        """Whether part `part` of file `index` measures the link: such parts go up together,
-        and the rest of the file is chosen once their uploads have ended."""
-        with self._lock:
-            return index in self._cold and part <= len(COLD_PARTS)
 
     def pick(self, index: int) -> Codec:
         """The codec for file `index`'s next part; parts of one file may differ (COPY reads each

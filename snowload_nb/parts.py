@@ -10,7 +10,7 @@ line per file.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -84,22 +84,16 @@ def split_csv(
     chunk_size: int = CHUNK_SIZE,
     size: int | None = None,
     part_codec: Callable[[int], Codec] | None = None,
-    first_parts: Sequence[int] = (),
-    part_sizes: Callable[[], int] | None = None,
 ) -> Iterator[Part]:
     """Yield each part of `source` once it is complete on disk.
 
     A new part starts once the current one holds `part_size` staged bytes and a row ends.
     `level` None stages parts uncompressed, a number as gzip at that level; `part_codec(n)`, when
     given, says instead how part n is written (auto compression follows the link as it changes).
-    `first_parts` are the source bytes of the first parts, cut as soon as a row ends past them
-    (auto compression measures the link on these small PUTs); `part_sizes()`, when given, says
-    each later part's size in staged bytes as it starts (auto sizes parts to the link). A file
-    with nothing after its header yields nothing. A `size` no larger than any part size means one
-    part: then quotes need no counting.
+    A file with nothing after its header yields nothing. A `size` no larger than `part_size`
+    means one part: then quotes need no counting.
     """
-    may_split = size is None or part_sizes is not None or size > min((part_size, *first_parts))
-    limit = part_size
+    may_split = size is None or size > part_size
     fixed = gzip(level) if level is not None else NONE
     reader = _Chunks(source, chunk_size, on_chunk, cancelled)
     header = reader.take_header()
@@ -113,19 +107,12 @@ def split_csv(
                 if current is None:
                     number += 1
                     codec = part_codec(number) if part_codec is not None else fixed
-                    limit = part_sizes() if part_sizes is not None and number > len(first_parts) else part_size
                     name = f"{stem}.{number:04d}.csv{SUFFIXES[codec.name]}"
                     current = _PartFile(folder / name, number, header, codec)
                     parity = 0
                 if not may_split:
                     cut = None
-                elif number <= len(first_parts):  # a measuring part: cut by source bytes, within a chunk
-                    start = pos + max(first_parts[number - 1] - current.source_bytes, 0)
-                    if start < len(chunk):
-                        cut, parity = _row_end(chunk, start, parity ^ (chunk.count(_QUOTE, pos, start) & 1))
-                    else:
-                        cut, parity = None, parity ^ _quote_parity(chunk, pos)
-                elif current.staged_bytes >= limit:  # full: end it at the next row boundary
+                elif current.staged_bytes >= part_size:  # full: end it at the next row boundary
                     cut, parity = _row_end(chunk, pos, parity)
                 else:
                     cut, parity = None, parity ^ _quote_parity(chunk, pos)

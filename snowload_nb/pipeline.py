@@ -26,7 +26,7 @@ from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
 from .codec_choice import NONE, Codec, gzip
-from .codec_plan import CodecPicker
+from .codec_plan import AUTO_DEFAULT, CodecPicker
 from .copy_errors import explain
 from .errors import Cancelled, GaveUp, Rejected, ServerGone, SourceChanged, describe
 from .frames import FrameChunk
@@ -110,10 +110,10 @@ class LoadPlan:
 
     @property
     def batch_codec(self) -> Codec:
-        """How a batch of small files is staged: as forced, or under auto at the default gzip
-        level (batches are formed before the load has measured anything)."""
-        if self.codecs is not None and self.codecs.forced is not None:
-            return self.codecs.forced
+        """How a batch of small files is staged: as forced, or under auto as it stages before
+        the link is measured (batches are formed before the load has measured anything)."""
+        if self.codecs is not None:
+            return self.codecs.forced or AUTO_DEFAULT
         return gzip(self.compression_level) if self.compression_level is not None else NONE
 
     @property
@@ -375,21 +375,15 @@ def clean_stage(folder: StagePath | StagedFile, sessions: SessionPool, plan: Loa
 
 
 def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Staged | None:
-    """Write and upload every part, one upload in flight while the next part is written. The
-    small parts that measure the link go up together, and the next part waits for them: its
-    codec is chosen from what they measured."""
+    """Write and upload every part, one upload in flight while the next part is written."""
     staged = None
     for part, compression in _parts(job, folder):
         mixed = staged is not None and staged.compression is not compression
         staged = Staged(Compression.AUTO if mixed else compression, part.number)
-        measuring = _measures_link(job, part.number)
-        while in_flight and not measuring:
+        if in_flight:
             in_flight.pop().result()  # bounded: at most one part waits on disk per file
         job.model.begin(job.index, Phase.UPLOAD)
         in_flight.append(job.uploads.submit(_upload, job, part, compression))
-        if measuring and not _measures_link(job, part.number + 1):
-            while in_flight:
-                in_flight.pop().result()
     if staged is None:
         return None
     job.model.complete(job.index, Phase.COMPRESS)
@@ -398,11 +392,6 @@ def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Staged
     check_unchanged(job.source)  # after the uploads: a linked file is read by its PUT
     job.model.complete(job.index, Phase.UPLOAD)
     return staged
-
-
-def _measures_link(job: _Job, number: int) -> bool:
-    picker = job.plan.codecs
-    return picker is not None and picker.measuring(job.index, number)
 
 
 def check_unchanged(source: Source) -> None:
@@ -436,20 +425,12 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         yield Part(local, 1, source.size, source.size), source.compression
         return
     part_codec: Callable[[int], Codec] | None = None
-    part_sizes: Callable[[], int] | None = None
-    first_parts: tuple[int, ...] = ()
     picker = plan.codecs
     if picker is not None:
         picker.calibrate(source.path)
-        first_parts = picker.first_parts(job.index)
 
         def part_codec(number: int) -> Codec:
             return picker.pick(job.index)
-
-        if picker.auto:
-
-            def part_sizes() -> int:
-                return picker.part_size(plan.part_size)
 
     read = 0
 
@@ -469,8 +450,6 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             cancelled=job.cancel.is_set,
             size=source.size,
             part_codec=part_codec,
-            first_parts=first_parts,
-            part_sizes=part_sizes,
         ):
             yield part, staged_as(part.codec)
     if read != source.size:  # appended or truncated while it was read

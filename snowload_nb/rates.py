@@ -21,7 +21,7 @@ from .codec_choice import Codec, CodecRate
 from .compress import compressor, decompress
 
 FADE_SECONDS = 4.0  # busy upload seconds over which an old measurement fades to 1/e
-SIZES_APART = 0.2  # PUT sizes must spread this much (standard deviation / mean) to tell the fixed cost
+SIZES_APART = 0.35  # PUT sizes must spread this much (std / mean; two PUTs 2x apart) to tell the fixed cost
 UNSEEN = 10.0  # at most this share of PUT time is put down to bytes when the fixed cost seems all of it
 RECENT = 8  # PUTs whose quickest bounds the fixed cost
 
@@ -113,14 +113,6 @@ class LinkMeter:
         if self._in_flight:
             self._busy += now - self._last
         self._last = now
-
-    @property
-    def settled(self) -> bool:
-        """Whether PUTs of sizes far enough apart have ended to tell their fixed cost from the
-        link: until then the rate puts all of a PUT's time down to its bytes."""
-        with self._lock:
-            n, sx, _, sxx, _ = self._sums
-        return n > 0 and sx > 0 and _apart(n, sx, sxx)
 
     @property
     def rate(self) -> float | None:

@@ -13,7 +13,8 @@ from conftest import Interceptor, connect_with, expected_facts, table_facts
 from tcp_proxy import TcpProxy
 
 import snowload_nb as sl
-from snowload_nb import formatting, sql
+from snowload_nb import codec_plan, formatting, sql
+from snowload_nb.codec_choice import NONE, Decision, zstd
 from snowload_nb.demo import DEMO_COLUMNS, write_csv
 from snowload_nb.model import ProgressModel
 
@@ -74,29 +75,42 @@ def test_a_slow_link_gets_a_higher_ratio_than_a_fast_one_and_both_load_exactly(c
     assert f"snowload compression {slow.compression.split(' (')[0]} (link" in log  # the choice and why, as it changed
 
 
-def test_a_cold_file_measures_the_link_on_its_first_parts_and_stages_the_rest_for_it(conn, server, files):
-    """One file, one worker, a link never used: its first part goes up at the default, the rest
-    at what the first two parts measured, and the one COPY of parts in two codecs loads every
-    row once."""
+def test_a_new_link_starts_at_zstd_3_and_later_files_follow_what_the_first_put_measured(conn, server, files):
+    """One worker on a slow link the session never used: the first file is staged before any PUT
+    has ended, at zstd 3 (what loses least on any link); the next ones at the higher ratio the
+    first upload called for; every row loads once."""
     table = f"AUTO_COLD_{os.getpid()}"
     conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
-    puts: list[str] = []
-    proxy = TcpProxy(server.port, rate=SLOW).start()
-    kwargs = server.connect_kwargs() | {"port": proxy.port}
-    try:
-        sessions = Interceptor(lambda s: puts.append(s) if s.startswith("PUT") else None, kwargs)
-        result = sl.Loader(sessions(), table, progress="none", workers=1, connect=sessions, compression="auto").load(
-            [str(files[0].path)]
+    with link(server, SLOW) as (through, connect):
+        result = sl.Loader(through, table, progress="none", workers=1, connect=connect, compression="auto").load(
+            [str(f.path) for f in files[:3]]
         )
-    finally:
-        proxy.stop()
 
     assert result.ok, result.summary()
-    assert table_facts(conn, table) == expected_facts(files[:1])
-    staged = [re.search(r"/(f0\.\d{4}\.csv(\.\w+)?)' ", put).group(1) for put in puts]
-    assert staged[0] == "f0.0001.csv.gz", staged  # ISA-L 1: nothing measured yet
-    assert len(staged) > 2 and all(name.endswith(".csv.zst") for name in staged[2:]), staged  # a slow link
-    assert result.files[0].codec == "zstd"
+    assert table_facts(conn, table) == expected_facts(files[:3])
+    first, *later = [(f.codec, f.compression_level) for f in result.files]
+    assert first == ("zstd", 3)
+    assert all(codec == "zstd" and level > 3 for codec, level in later), later
+
+
+def test_parts_of_one_file_in_different_codecs_load_exactly_once(conn, table, tmp_path, monkeypatch):
+    """Auto picks per part, so a file's parts may differ in codec (the link changed mid-file):
+    its one COPY reads each part by its own suffix. The choice is scripted here (plain, then
+    zstd); staging, the COPY and the server are real."""
+    source = write_csv(tmp_path / "two_codecs.csv", 0, 1, 140_000)  # about 8 MB: a 5 MB plain part, then the rest
+    in_turn = iter([NONE, zstd(3)])
+    monkeypatch.setattr(codec_plan, "choose", lambda *args, **kwargs: Decision(next(in_turn), None, "scripted"))
+    puts: list[str] = []
+    sessions = Interceptor(lambda s: puts.append(s) if s.startswith("PUT") else None)
+
+    result = sl.Loader(sessions(), table, progress="none", compression="auto", part_size_mb=5, connect=sessions).load(
+        [str(source.path)]
+    )
+
+    assert result.ok, result.summary()
+    staged = [re.search(r"/(two_codecs\.\d{4}\.csv(\.\w+)?)' ", put).group(1) for put in puts]
+    assert staged == ["two_codecs.0001.csv", "two_codecs.0002.csv.zst"]
+    assert table_facts(conn, table) == expected_facts([source])
 
 
 def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):

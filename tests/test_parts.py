@@ -60,32 +60,6 @@ def test_parts_end_at_row_boundaries_and_repeat_the_header(tmp_path, part_size, 
         assert len(parts) > 1
 
 
-@pytest.mark.parametrize("chunk_size", [64, 1000, 1 << 20])
-def test_measuring_parts_are_cut_by_source_bytes_inside_a_chunk_at_a_row_end(tmp_path, chunk_size):
-    rows = awkward_rows(3000)
-    data = csv_bytes(rows)
-    first = (300, 4000)
-    parts = list(
-        split_csv(
-            io.BytesIO(data),
-            tmp_path,
-            "x",
-            part_size=10**9,
-            level=None,
-            chunk_size=chunk_size,
-            size=len(data),
-            first_parts=first,
-        )
-    )
-
-    contents = read_parts(parts, compressed=False)
-    assert len(parts) == 3  # two small ones, then the rest in one
-    assert all(part[0] == HEADER for part in contents)
-    assert [row for part in contents for row in part[1:]] == rows  # quoted newlines never cut
-    for part, wanted in zip(parts, first, strict=False):
-        assert wanted <= part.source_bytes < wanted + 200, part  # a row past the size, not a chunk
-
-
 def test_gzip_parts_hold_the_same_rows(tmp_path):
     rows = awkward_rows(40_000)
     data = csv_bytes(rows, line_end="\n")
