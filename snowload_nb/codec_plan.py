@@ -30,6 +30,14 @@ if TYPE_CHECKING:
 # learn the link cost more than it saved: a PUT's fixed cost varies by more than a megabyte's upload.
 AUTO_DEFAULT = zstd(3)
 SAMPLE_BYTES = 1 << 18  # what each candidate is timed on: ratios settle well before this
+# The connector writes a PUT's body on a socket whose timeout is its connect timeout (10 s), and
+# Python's sendall holds to that in total: a part that cannot be pushed out within it fails, and
+# fails again on every retry (four 25 MB plain parts at once over 20 Mbit/s did). So a part is cut
+# at what one upload's share of the link sends in SEND_SHARE of that timeout; until a PUT has
+# ended, the link is taken to be COLD_LINK, a slow office uplink.
+SEND_SHARE = 0.5
+COLD_LINK = 20e6 / 8  # bytes per second: 20 Mbit/s
+MIN_PART = 500_000  # staged bytes: below this a PUT's fixed cost outweighs its bytes anywhere
 _SESSION: dict[Hashable, tuple[LinkMeter, LinkMeter]] = {}  # per server: uploads, COPYs
 _SESSION_LOCK = threading.Lock()
 
@@ -62,6 +70,7 @@ class CodecPicker:
         self.forced = forced
         self.size = size  # source bytes the load stages
         self.small = size < 1_000_000  # its views say kB, and so does the why
+        self.workers = max(1, workers)
         self.workers = max(1, workers)
         self.cores = max(1, min(workers, available_cores()))
         self.local = local
@@ -104,6 +113,13 @@ class CodecPicker:
             server_cpu=self._server_cpu(),
             local=self.local,
         )
+
+    def part_size(self, default: int) -> int:
+        """Staged bytes of the next part: `default`, or less where the link could not take it
+        within the connector's send timeout, each upload getting a worker's share of the link
+        (never below MIN_PART for that, though `part_size_mb` may ask for less)."""
+        share = (self.link.rate or COLD_LINK) / self.workers
+        return min(default, max(MIN_PART, round(share * send_timeout() * SEND_SHARE)))
 
     def pick(self, index: int) -> Codec:
         """The codec for file `index`'s next part; parts of one file may differ (COPY reads each
@@ -150,6 +166,14 @@ class CodecPicker:
     def _forced_note(self) -> str:
         assert self.forced is not None
         return f"{self.forced.label(self._isal)} (forced by compression=)"
+
+
+def send_timeout() -> float:
+    """Seconds the connector gives a PUT to write its body: its connect timeout (read here, so
+    parts follow the connector's own value)."""
+    from snowflake.connector import storage_client
+
+    return float(getattr(storage_client, "REQUEST_CONNECTION_TIMEOUT", 10))
 
 
 def is_loopback(host: str) -> bool:

@@ -84,16 +84,20 @@ def split_csv(
     chunk_size: int = CHUNK_SIZE,
     size: int | None = None,
     part_codec: Callable[[int], Codec] | None = None,
+    part_sizes: Callable[[], int] | None = None,
 ) -> Iterator[Part]:
     """Yield each part of `source` once it is complete on disk.
 
     A new part starts once the current one holds `part_size` staged bytes and a row ends.
     `level` None stages parts uncompressed, a number as gzip at that level; `part_codec(n)`, when
-    given, says instead how part n is written (auto compression follows the link as it changes).
-    A file with nothing after its header yields nothing. A `size` no larger than `part_size`
-    means one part: then quotes need no counting.
+    given, says instead how part n is written (auto compression follows the link as it changes);
+    `part_sizes()`, when given, says each part's size in staged bytes as it starts, instead of
+    `part_size` (a slow link's parts must upload within the connector's send timeout). A file with
+    nothing after its header yields nothing. A `size` no larger than `part_size` means one part,
+    when sizes are fixed: then quotes need no counting.
     """
-    may_split = size is None or size > part_size
+    may_split = size is None or part_sizes is not None or size > part_size
+    limit = part_size
     fixed = gzip(level) if level is not None else NONE
     reader = _Chunks(source, chunk_size, on_chunk, cancelled)
     header = reader.take_header()
@@ -107,12 +111,13 @@ def split_csv(
                 if current is None:
                     number += 1
                     codec = part_codec(number) if part_codec is not None else fixed
+                    limit = part_sizes() if part_sizes is not None else part_size
                     name = f"{stem}.{number:04d}.csv{SUFFIXES[codec.name]}"
                     current = _PartFile(folder / name, number, header, codec)
                     parity = 0
                 if not may_split:
                     cut = None
-                elif current.staged_bytes >= part_size:  # full: end it at the next row boundary
+                elif current.staged_bytes >= limit:  # full: end it at the next row boundary
                     cut, parity = _row_end(chunk, pos, parity)
                 else:
                     cut, parity = None, parity ^ _quote_parity(chunk, pos)

@@ -425,12 +425,16 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         yield Part(local, 1, source.size, source.size), source.compression
         return
     part_codec: Callable[[int], Codec] | None = None
+    part_sizes: Callable[[], int] | None = None
     picker = plan.codecs
     if picker is not None:
         picker.calibrate(source.path)
 
         def part_codec(number: int) -> Codec:
             return picker.pick(job.index)
+
+        def part_sizes() -> int:
+            return picker.part_size(plan.part_size)
 
     read = 0
 
@@ -450,6 +454,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             cancelled=job.cancel.is_set,
             size=source.size,
             part_codec=part_codec,
+            part_sizes=part_sizes,
         ):
             yield part, staged_as(part.codec)
     if read != source.size:  # appended or truncated while it was read

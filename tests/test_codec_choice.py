@@ -11,6 +11,7 @@ import zstandard
 
 from snowload_nb import codec_choice as cc
 from snowload_nb.codec_choice import NONE, CodecRate, Rates, choose, gzip, zstd
+from snowload_nb.codec_plan import CodecPicker
 from snowload_nb.compress import compressor
 from snowload_nb.demo import write_csv
 from snowload_nb.parts import split_csv
@@ -171,6 +172,22 @@ def test_two_small_puts_tell_the_link_from_a_puts_fixed_cost(mb_per_s, picks):
 
     assert meter.rate == pytest.approx(mb_per_s * MB)
     assert choose(Rates(CODECS, meter.rate, 2), default=gzip(1)).codec in picks
+
+
+@pytest.mark.parametrize(("mb_per_s", "part_mb"), [(None, 3.125), (2.5, 3.125), (1, 1.25), (100, 100), (0.1, 0.5)])
+def test_a_part_is_what_a_workers_share_of_the_link_sends_in_half_the_connectors_send_timeout(mb_per_s, part_mb):
+    """Four workers, the connector's 10 s: 20 Mbit/s gets 3 MB parts, as does a link not yet
+    measured; a fast link keeps part_size_mb; forced codecs are cut the same way."""
+    for forced in (None, gzip(1)):
+        clock = FakeClock()
+        picker = CodecPicker(forced, workers=4)
+        picker.link = LinkMeter(clock)
+        if mb_per_s is not None:
+            for size in (1, 4, 2):
+                with picker.uploading(size * MB):
+                    clock.now += 0.1 + size / mb_per_s  # round trips, then the bytes
+
+        assert picker.part_size(100 * MB) == pytest.approx(part_mb * MB, rel=0.01)
 
 
 def test_a_failed_upload_teaches_nothing():
