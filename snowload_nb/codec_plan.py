@@ -71,7 +71,6 @@ class CodecPicker:
         self.size = size  # source bytes the load stages
         self.small = size < 1_000_000  # its views say kB, and so does the why
         self.workers = max(1, workers)
-        self.workers = max(1, workers)
         self.cores = max(1, min(workers, available_cores()))
         self.local = local
         self._on_change = on_change

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from conftest import Interceptor, connect_with
+from conftest import Interceptor, connect_with, leftover_threads
 from tcp_proxy import TcpProxy
 
 import snowload_nb as sl
@@ -34,6 +34,7 @@ from snowload_nb.pipeline import stage_key
 ROUNDS = int(os.environ.get("SOAK_ROUNDS", "50"))
 SEED = int(os.environ.get("SOAK_SEED", "20261130"))
 SIZES = (3_000, 40_000, 400_000, 1_500_000, 12_000_000)  # bytes, about
+CONNECTOR_RETRIES = 60.0  # s: at most this long for an orphaned upload to give up (1+2+4+8+16 s of backoff)
 FAULTS = ("cancel", "server-stop", "rewrite", "disk-full", "concurrent", "none")
 
 
@@ -283,4 +284,8 @@ def test_every_round_leaves_each_file_in_the_table_exactly_once(conn, tmp_path, 
         soak.proxy.stop()
         with capsys.disabled():
             print("\n" + soak.report())
+    # An upload the server died under goes on in the connector's own thread after the load has
+    # ended: its backoff between retries adds up to 31 s, and it removes its temporary folder when
+    # it gives up. Wait for those threads to end, then nothing may be left.
+    leftover_threads(grace=CONNECTOR_RETRIES)
     assert list(private_tmp.iterdir()) == []  # no temporary folder left by any round
