@@ -97,7 +97,6 @@ def split_csv(
     when sizes are fixed: then quotes need no counting.
     """
     may_split = size is None or part_sizes is not None or size > part_size
-    limit = part_size
     fixed = gzip(level) if level is not None else NONE
     reader = _Chunks(source, chunk_size, on_chunk, cancelled)
     header = reader.take_header()
