@@ -37,6 +37,7 @@ SAMPLE_BYTES = 1 << 18  # what each candidate is timed on: ratios settle well be
 # ended, the link is taken to be COLD_LINK, a slow office uplink.
 SEND_SHARE = 0.5
 COLD_LINK = 20e6 / 8  # bytes per second: 20 Mbit/s
+DEFAULT_SEND_TIMEOUT = 10.0  # seconds: connector 4.x's REQUEST_CONNECTION_TIMEOUT
 MIN_PART = 500_000  # staged bytes: below this a PUT's fixed cost outweighs its bytes anywhere
 _SESSION: dict[Hashable, tuple[LinkMeter, LinkMeter]] = {}  # per server: uploads, COPYs
 _SESSION_LOCK = threading.Lock()
@@ -169,10 +170,13 @@ class CodecPicker:
 
 def send_timeout() -> float:
     """Seconds the connector gives a PUT to write its body: its connect timeout (read here, so
-    parts follow the connector's own value)."""
-    from snowflake.connector import storage_client
-
-    return float(getattr(storage_client, "REQUEST_CONNECTION_TIMEOUT", 10))
+    parts follow the connector's own value). Connector 5 uploads through its Rust core, which
+    has no such module: its parts are cut as 4.x's are, to the same default."""
+    try:
+        from snowflake.connector import storage_client
+    except ImportError:
+        return DEFAULT_SEND_TIMEOUT
+    return float(getattr(storage_client, "REQUEST_CONNECTION_TIMEOUT", DEFAULT_SEND_TIMEOUT))
 
 
 def is_loopback(host: str) -> bool:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import io
+import sys
 
 import pytest
 import zstandard
 
 from snowload_nb import codec_choice as cc
 from snowload_nb.codec_choice import NONE, CodecRate, Rates, choose, gzip, zstd
-from snowload_nb.codec_plan import CodecPicker
+from snowload_nb.codec_plan import DEFAULT_SEND_TIMEOUT, CodecPicker, send_timeout
 from snowload_nb.compress import compressor
 from snowload_nb.demo import write_csv
 from snowload_nb.parts import split_csv
@@ -188,6 +189,17 @@ def test_a_part_is_what_a_workers_share_of_the_link_sends_in_half_the_connectors
                     clock.now += 0.1 + size / mb_per_s  # round trips, then the bytes
 
         assert picker.part_size(100 * MB) == pytest.approx(part_mb * MB, rel=0.01)
+
+
+def test_without_connector_4s_storage_client_parts_are_cut_to_its_default_timeout(monkeypatch):
+    """Connector 5 has no `storage_client` (its Rust core uploads): a load must not fail on that."""
+    import snowflake.connector
+
+    monkeypatch.delattr(snowflake.connector, "storage_client", raising=False)
+    monkeypatch.setitem(sys.modules, "snowflake.connector.storage_client", None)  # import fails
+
+    assert send_timeout() == DEFAULT_SEND_TIMEOUT
+    assert CodecPicker(None, workers=4).part_size(100 * MB) == pytest.approx(3.125 * MB, rel=0.01)
 
 
 def test_a_failed_upload_teaches_nothing():
