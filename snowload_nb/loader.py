@@ -48,6 +48,7 @@ from .pipeline import (
     PendingCopy,
     Source,
     end_quietly,
+    is_plain_csv,
     leftover_folders,
     load_file,
     stage_key,
@@ -501,6 +502,10 @@ class _Run:
         self._halt = threading.Event()
         self._gave_up = False  # on statements still running on the server
         self.codecs = _codec_picker(loader, model)
+        # The codecs are timed on the largest plain CSV, the file the workers start with.
+        plain = [s for _, s in sources if isinstance(s, SourceFile) and is_plain_csv(s)]
+        if plain:
+            self.codecs.calibrate_soon(max(plain, key=lambda s: s.size).path)
         # An interrupt (KeyboardInterrupt on the calling thread) cancelled it: a blocking load
         # raises it again once wound down. Only the calling thread of a blocking load gets one.
         self.interrupted = False
@@ -514,6 +519,7 @@ class _Run:
             yield
         except BaseException:
             self._hold.close()
+            self.codecs.settle()
             self.model.end(cancelled=True)
             self.view.close(self.model.snapshot())
             raise
@@ -537,6 +543,7 @@ class _Run:
         except KeyboardInterrupt:  # between the steps that catch it themselves: wound down by now
             self._interrupt()
         finally:
+            self.codecs.settle()
             if self.replacement is not None and (replaced := self.replacement.rows_replaced) is not None:
                 self.model.table = titled(str(self.loader.table), self.replacement.mode, replaced)
             self.model.end(cancelled=self._cancel.is_set())

@@ -186,7 +186,7 @@ def load_file(
     staged: Staged | None = None
     outcome: CopyOutcome | None = None
     try:
-        if isinstance(source, SourceFile) and _is_plain_csv(source) and csv_is_header_only(source.path):
+        if isinstance(source, SourceFile) and is_plain_csv(source) and csv_is_header_only(source.path):
             _finish_empty(job)
             return None
         model.begin(index, Phase.COMPRESS)
@@ -592,7 +592,7 @@ def read_copy_result(rows: list[dict[str, Any]]) -> CopyOutcome:
     return CopyOutcome(FileState.LOADED, rows=rows, files=statuses.count("LOADED"))
 
 
-def _is_plain_csv(source: SourceFile) -> bool:
+def is_plain_csv(source: SourceFile) -> bool:
     return source.format is FileFormat.CSV and source.compression is Compression.NONE
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 
 import pytest
 import zstandard
@@ -111,6 +112,34 @@ def test_parts_of_one_file_in_different_codecs_load_exactly_once(conn, table, tm
     staged = [re.search(r"/(two_codecs\.\d{4}\.csv(\.\w+)?)' ", put).group(1) for put in puts]
     assert staged == ["two_codecs.0001.csv", "two_codecs.0002.csv.zst"]
     assert table_facts(conn, table) == expected_facts([source])
+
+
+def test_the_codecs_are_timed_on_a_thread_of_their_own_before_the_files_start(conn, table, files, monkeypatch):
+    """Timing the candidates overlaps the statements a load sends before its first file, rather
+    than holding every worker; the thread that does it is gone when the load returns."""
+    timed = threading.Event()
+    on: list[str] = []
+    measure = codec_plan.measure_codecs
+
+    def measure_and_tell(*args, **kwargs):
+        on.append(threading.current_thread().name)
+        try:
+            return measure(*args, **kwargs)
+        finally:
+            timed.set()
+
+    monkeypatch.setattr(codec_plan, "measure_codecs", measure_and_tell)
+    # The listing of the stage's leftovers is the last statement before the workers start.
+    sessions = Interceptor(lambda s: timed.wait(30) if s.startswith("LIST") else None)
+
+    result = sl.Loader(sessions(), table, progress="none", compression="auto", connect=sessions).load(
+        [str(f.path) for f in files]
+    )
+
+    assert result.ok, result.summary()
+    assert on == ["snowload-calibrate"]
+    assert not [t for t in threading.enumerate() if t.name == "snowload-calibrate"]
+    assert table_facts(conn, table) == expected_facts(files)
 
 
 def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):
