@@ -1,10 +1,9 @@
 """The rates `codec_choice` needs, measured while the load runs.
 
-Codec speed and ratio come from compressing the first megabyte of a file with each candidate,
-timed by the wall clock: on a machine whose cores other processes share, a codec is as slow as
-it runs there (timed by CPU time, zlib 6 looked cheap on 2 busy cores and lost to ISA-L 3). The link's
-rate comes from the PUTs themselves: staged bytes over the time any PUT was in flight, so four
-PUTs sharing a link count as the link, not as four links. Older measurements fade with the busy
+Codec speed and ratio come from compressing the start of a file with each candidate: each by
+its CPU time, all slowed alike by what the machine's other processes take (`measure_codecs`).
+The link's rate comes from the PUTs themselves: staged bytes over the time any PUT was in
+flight, so four PUTs sharing a link count as the link, not as four links. Older measurements fade with the busy
 time since, so a link that slows mid-load is seen within a few seconds of uploading.
 """
 
@@ -26,23 +25,38 @@ UNSEEN = 10.0  # at most this share of PUT time is put down to bytes when the fi
 RECENT = 8  # PUTs whose quickest bounds the fixed cost
 
 
-def measure_codecs(sample: bytes, codecs: tuple[Codec, ...]) -> tuple[CodecRate, ...]:
+def measure_codecs(
+    sample: bytes, codecs: tuple[Codec, ...], clock: Callable[[], float] = time.perf_counter
+) -> tuple[CodecRate, ...]:
     """Compress `sample` with each codec once: seconds per byte on one core, the ratio, and the
-    seconds per byte to decompress it again (a server on these cores does that work too)."""
-    rates = []
+    seconds per byte to decompress it again (a server on these cores does that work too).
+
+    Each codec's cost is its own CPU time, scaled by one factor for all of them: the wall time of
+    the whole calibration over its CPU time, what the machine's other processes leave us. Timed
+    by the wall clock one by one, a codec preempted for a few ms in its 1 ms timing looked ten
+    times slower than the next level up; timed by CPU time alone, busy cores looked idle.
+    """
+    timings = []
+    wall = cpu = 0.0
     for codec in codecs:
         if not codec.compressed or not sample or codec.level is None:
-            rates.append(CodecRate(codec, 0.0, 1.0))
+            timings.append((codec, 0.0, 1.0, 0.0))
             continue
-        started = time.perf_counter()
+        started, used = clock(), time.thread_time()
         packer = compressor(codec.name, codec.level)
         packed = packer.compress(sample) + packer.flush()
-        seconds = max(time.perf_counter() - started, 1e-9)
-        started = time.perf_counter()
+        packing = time.thread_time() - used
         decompress(codec.name, packed)
-        inflate = time.perf_counter() - started
-        rates.append(CodecRate(codec, seconds / len(sample), len(sample) / max(len(packed), 1), inflate / len(sample)))
-    return tuple(rates)
+        inflating = time.thread_time() - used - packing
+        wall += clock() - started
+        cpu += packing + inflating
+        timings.append((codec, max(packing, 1e-9), len(sample) / max(len(packed), 1), inflating))
+    slowdown = max(1.0, wall / cpu) if cpu > 0 else 1.0
+    size = max(len(sample), 1)
+    return tuple(
+        CodecRate(codec, packing * slowdown / size, ratio, inflating * slowdown / size)
+        for codec, packing, ratio, inflating in timings
+    )
 
 
 class Faded:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import io
+import itertools
 import sys
+import time
 
 import pytest
 import zstandard
@@ -222,6 +224,22 @@ def test_codecs_are_measured_on_a_sample(tmp_path):
     assert all(r.cpu_per_byte > 0 for c, r in measured.items() if c.gzip)
     assert measured[zstd(9)].ratio > measured[zstd(1)].ratio > measured[gzip(1)].ratio > 1.5
     assert all(r.inflate_per_byte > 0 for c, r in measured.items() if c.compressed)
+
+
+def test_a_codec_preempted_while_it_is_timed_keeps_its_place(tmp_path):
+    """Another process takes the core for 50 ms in the middle of zstd 3's 1 ms timing: the
+    codecs still rank by their cost (the wait slows them all alike), so zstd 3 does not look
+    dearer than zstd 6 and 9 and lose a slow link to them for no reason."""
+    sample = write_csv(tmp_path / "sample.csv", 0, 1, 10_000).path.read_bytes()[: 1 << 18]
+    calls = itertools.count()
+    zstd_3_ends = 2 * [c for c in cc.candidates(isal=True) if c.compressed].index(zstd(3)) + 1
+
+    def wall() -> float:
+        return time.perf_counter() + (0.05 if next(calls) >= zstd_3_ends else 0.0)
+
+    measured = {r.codec: r for r in measure_codecs(sample, cc.candidates(isal=True), clock=wall)}
+
+    assert measured[zstd(3)].cpu_per_byte < measured[zstd(6)].cpu_per_byte < measured[zstd(9)].cpu_per_byte
 
 
 @pytest.mark.parametrize("codec", cc.candidates(isal=True)[1:], ids=lambda c: c.label())
