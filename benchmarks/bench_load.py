@@ -33,7 +33,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import snowflake.connector
-from bench_dataframe import extract_section, replace_section  # beside this file
 from common import (
     PROBE,
     BenchmarkError,
@@ -703,11 +702,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         tick_cost=tick_cost,
     )
     print(report.console())
-    # The DataFrame benchmark keeps its own section of the file: carry it over.
-    kept = extract_section(RESULTS.read_text()) if RESULTS.exists() else None
-    RESULTS.write_text(replace_section(report.markdown(), kept) if kept else report.markdown())
+    # The other benchmarks' sections (and the notes written by hand) follow ours: carry them over.
+    ours = report.markdown()
+    others = sections_after(RESULTS.read_text(), ours) if RESULTS.exists() else ""
+    RESULTS.write_text(ours.rstrip("\n") + "\n" + (f"\n{others}" if others else ""))
     print(f"\nWrote {os.path.relpath(RESULTS, Path.cwd())}")
     return 0
+
+
+def sections_after(document: str, ours: str) -> str:
+    """What `document` holds from the first `## ` section this report does not write: the rest
+    of RESULTS.md, which this benchmark's part precedes."""
+    own = {line for line in ours.splitlines() if line.startswith("## ")}
+    lines = document.splitlines(keepends=True)
+    for n, line in enumerate(lines):
+        if line.startswith("## ") and line.rstrip("\n") not in own:
+            return "".join(lines[n:]).rstrip("\n") + "\n"
+    return ""
 
 
 if __name__ == "__main__":
