@@ -253,7 +253,7 @@ class DaskRun:
         try:
             with contextlib.closing(SessionPool(self.loader.conn, 1, factory=self.loader.connect)) as sessions:
                 try:
-                    replacement = self.loader._prepare_target(lambda: self._columns(staged))
+                    replacement = self.loader._prepare_target(lambda: self._columns(staged)).replacement
                 except LoadError as exc:
                     self._tidy(pending)
                     for item in pending:

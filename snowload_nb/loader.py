@@ -31,7 +31,7 @@ from .frames import prepare as prepare_frame
 from .inference import Columns, merge, sql_columns
 from .job import LoadJob
 from .ledger import Ledger
-from .matching import EXTRA_COLUMNS, ColumnPlan, plan_columns, read_table_columns
+from .matching import EXTRA_COLUMNS, ColumnPlan, TableColumn, plan_columns, read_table_columns
 from .model import FileState, ProgressModel
 from .options import (
     COMPRESSIONS,
@@ -223,13 +223,15 @@ class Loader:
             sources: list[tuple[int, Source]] = [
                 (model.add_file(c.name, c.given, c.size), c) for c in frame.chunks(chunk_rows)
             ]
-            replacement = None
+            prepared = Prepared()
             if sources or self.create_table or self.mode != "append":
-                replacement = self._prepare_target(lambda: _shown(model, frame.columns()))
+                prepared = self._prepare_target(lambda: _shown(model, frame.columns()))
+            replacement = prepared.replacement
             # By name, as files are: a column mismatch fails every chunk, with its reason.
             refused: dict[int, str] = {}
             named = [(i, list(frame.schema.names)) for i, _ in sources]
-            plans = self._match_columns(named, refused, _target(self.table, replacement)) if sources else {}
+            target = _target(self.table, replacement)
+            plans = self._match_columns(named, refused, target, prepared.columns) if sources else {}
             for i, plan in plans.items():
                 model.columns(i, plan.null_columns, plan.ignored_columns)
             to_load = [(i, c) for i, c in sources if i not in refused]
@@ -278,20 +280,22 @@ class Loader:
                 except Refused as exc:
                     refused[i] = str(exc)
             files = [(i, e) for i, e in files if i not in refused]
-            replacement = None
+            prepared = Prepared()
             if files:
                 inference = _Inference(files, refused, model)
                 try:
-                    replacement = self._prepare_target(inference.columns)
+                    prepared = self._prepare_target(inference.columns)
                 except _NoColumns:
                     pass  # every file was refused, each with its reason: there is nothing to create
                 except LoadError as exc:
                     if not inference.used:
                         raise
                     raise LoadError(f"{exc} ({inference.described()})") from None
+            replacement = prepared.replacement
             # Step: each file's columns matched to the table's by name, before anything is sent.
             named = [(i, names[i]) for i, _ in files if i not in refused]
-            plans = self._match_columns(named, refused, _target(self.table, replacement)) if named else {}
+            target = _target(self.table, replacement)
+            plans = self._match_columns(named, refused, target, prepared.columns) if named else {}
             sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
             # A replacing load loads every file again: the ledger's record goes with the old rows.
             check = sources and not self.force and self.mode == "append"
@@ -322,16 +326,15 @@ class Loader:
         return run
 
     def _match_columns(
-        self, named: list[tuple[int, list[str]]], refused: dict[int, str], target: QualifiedName
+        self,
+        named: list[tuple[int, list[str]]],
+        refused: dict[int, str],
+        target: QualifiedName,
+        known: list[TableColumn] | None = None,
     ) -> dict[int, ColumnPlan]:
-        """Each input's plan by name against the target table's columns, read once; a mismatch refuses it."""
-        cursor = self.conn.cursor()
-        try:
-            table = read_table_columns(cursor, target)
-        except Exception as exc:
-            raise LoadError(f"cannot read the columns of {self.table}: {describe(exc)}") from None
-        finally:
-            cursor.close()
+        """Each input's plan by name against the target table's columns (`known`, or read once);
+        a mismatch refuses it."""
+        table = known if known is not None else self._read_columns(target)
         plans = {}
         for i, names in named:
             try:
@@ -339,6 +342,15 @@ class Loader:
             except Refused as exc:
                 refused[i] = str(exc)
         return plans
+
+    def _read_columns(self, target: QualifiedName) -> list[TableColumn]:
+        cursor = self.conn.cursor()
+        try:
+            return read_table_columns(cursor, target)
+        except Exception as exc:
+            raise LoadError(f"cannot read the columns of {self.table}: {describe(exc)}") from None
+        finally:
+            cursor.close()
 
     def _already_loaded(self, sources: list[Source]) -> set[str]:
         cursor = self.conn.cursor()
@@ -370,20 +382,22 @@ class Loader:
     def _sessions(self, workers: int) -> SessionPool:
         return SessionPool(self.conn, workers, factory=self.connect)
 
-    def _prepare_target(self, columns: Callable[[], list[tuple[str, str]]]) -> Replacement | None:
+    def _prepare_target(self, columns: Callable[[], list[tuple[str, str]]]) -> Prepared:
         """Create the stage, and the table if asked and missing; fail early if the table is missing.
 
         The table is created only when the probe says it is not there: a CREATE on an existing
         table, even IF NOT EXISTS, makes the embedded server forget the table's load history.
         `overwrite` creates a missing table as `create_table` does, and for an existing one the
-        new table the files load into (returned in the `Replacement`, which swaps it in).
+        new table the files load into (returned in the `Replacement`, which swaps it in). The
+        probe is the DESCRIBE that matching by name needs anyway: one round trip less a load.
         """
         stage = self.table.sibling(sql.STAGE_NAME)
         cursor = self.conn.cursor()
         replacement = None if self.mode == "append" else Replacement(self.mode, self.table)
+        known = None
         try:
             try:
-                cursor.execute(sql.probe_table(self.table))
+                found = read_table_columns(cursor, self.table)
             except Exception as exc:
                 if not self.create_table and self.mode != "overwrite":
                     raise LoadError(f"cannot load into {self.table} ({FIX}): {describe(exc)}", CREATE_TABLE) from None
@@ -395,6 +409,8 @@ class Loader:
                     replacement = Replacement.overwriting(self.table)
                     new = replacement.target
                     _execute(cursor, sql.create_table(new, columns()), f"cannot create the new table {new}")
+                else:
+                    known = found  # the rows go into this table as it stands
             _execute_idempotent(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
             ledger = Ledger(self.table)
             try:
@@ -403,7 +419,16 @@ class Loader:
                 raise LoadError(f"cannot create {ledger.name}, the record of loaded files: {describe(exc)}") from None
         finally:
             cursor.close()
-        return replacement
+        return Prepared(replacement, known)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """The target made ready: the `Replacement` an overwrite or truncate settles, and the
+    target's columns when the probe read them (None: read them again)."""
+
+    replacement: Replacement | None = None
+    columns: list[TableColumn] | None = None
 
 
 def _target(table: QualifiedName, replacement: Replacement | None) -> QualifiedName:

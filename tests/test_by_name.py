@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import Interceptor
 
 import snowload_nb as sl
 from snowload_nb import sql
@@ -100,6 +101,25 @@ def test_a_reordered_header_loads_each_value_into_its_own_column(conn, people, t
     assert result.files[0].notes is None and result.files[0].null_columns == ()
     (copy,) = statements
     assert f'COPY INTO "{people}" ("ID", "NAME", "AMOUNT") FROM (SELECT $3, $2, $1 FROM @' in copy
+
+
+@pytest.mark.parametrize("frame", [False, True], ids=["file", "dataframe"])
+def test_a_load_reads_the_tables_columns_once(conn, people, tmp_path, frame):
+    """The probe that the table is there is the DESCRIBE that matching by name needs: one round
+    trip before anything is sent, not a probe and then a DESCRIBE."""
+    sent: list[str] = []
+    sessions = Interceptor(sent.append)
+    loader = sl.Loader(sessions(), people, progress="none", connect=sessions)
+
+    if frame:
+        result = loader.load_dataframe(pd.DataFrame({"NAME": ["Ann"], "AMOUNT": [1.5], "ID": [1]}))
+    else:
+        result = loader.load([csv(tmp_path, "reordered.csv", "NAME,AMOUNT,ID\nAnn,1.5,1\n")])
+
+    assert result.ok and rows(conn, people) == [(1, "Ann", 1.5)]
+    table = sql.QualifiedName.parse(people)
+    reads = [s for s in sent if s.startswith(("DESCRIBE", "SELECT * FROM"))]
+    assert reads == [sql.describe_table(table)]
 
 
 def test_a_header_in_the_tables_order_keeps_the_plain_positional_copy(conn, people, tmp_path, statements):
