@@ -120,6 +120,11 @@ class _BatchRejected(Exception):
         self.culprit = culprit
 
 
+def batch_limit(part_size: int) -> int:
+    """Bytes on disk at or under which a file may share a batch, with parts of `part_size`."""
+    return min(FILE_MAX, part_size // PART_SHARE)
+
+
 def plan_batches(
     sources: list[tuple[int, Source]], plan: LoadPlan, workers: int
 ) -> tuple[list[Batch], list[tuple[int, Source]]]:
@@ -128,7 +133,7 @@ def plan_batches(
     Batches are sized so that every worker gets one when there are few (up to `FILES_MAX`
     files or `BYTES_MAX` bytes each), since each batch runs on one worker.
     """
-    limit = min(FILE_MAX, plan.part_size // PART_SHARE)
+    limit = batch_limit(plan.part_size)
     bytes_max = min(BYTES_MAX, plan.part_size)  # a packed batch is one staged file: at most a part
     groups: dict[tuple[FileFormat, Compression, tuple[tuple[str, int], ...] | None], list[tuple[int, SourceFile]]] = {}
     alone: list[tuple[int, Source]] = []

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import sql
 from .atomic import MODES, Replacement, copy_all_or_nothing
-from .batches import load_batch, plan_batches
+from .batches import batch_limit, load_batch, plan_batches
 from .codec_choice import NONE, gzip, zstd
 from .codec_plan import CodecPicker, is_loopback, with_codecs
 from .compress import DEFAULT_LEVEL, ZSTD_DEFAULT_LEVEL, levels
@@ -152,6 +152,11 @@ class Loader:
         self.retry_delay = retry_delay
         self.extra_columns = extra_columns  # a file's columns the table lacks: "fail" the file, or "ignore" them
         self.last_result: LoadResult | None = None
+
+    @property
+    def part_bytes(self) -> int:
+        """`part_size_mb` as the pipeline and the batching rule count it: bytes on disk."""
+        return round(self.part_size_mb * 1_000_000)
 
     def __repr__(self) -> str:
         return f"Loader(table={str(self.table)!r}, workers={self.workers}, progress={self.progress!r})"
@@ -527,10 +532,12 @@ class _Run:
         self._halt = threading.Event()
         self._gave_up = False  # on statements still running on the server
         self.codecs = _codec_picker(loader, model)
-        # The codecs are timed on the largest plain CSV, the file the workers start with.
+        # The codecs are timed on the largest plain CSV, the file the workers start with, unless
+        # it shares a batch: batches stage at auto's default and never time the codecs.
         plain = [s for _, s in sources if isinstance(s, SourceFile) and is_plain_csv(s)]
-        if plain:
-            self.codecs.calibrate_soon(max(plain, key=lambda s: s.size).path)
+        largest = max(plain, key=lambda s: s.size, default=None)
+        if largest is not None and (atomic or largest.size > batch_limit(loader.part_bytes)):
+            self.codecs.calibrate_soon(largest.path)
         # An interrupt (KeyboardInterrupt on the calling thread) cancelled it: a blocking load
         # raises it again once wound down. Only the calling thread of a blocking load gets one.
         self.interrupted = False
@@ -597,7 +604,7 @@ class _Run:
                     workdir=workdir,
                     attempt=secrets.token_hex(8),
                     compression_level=_gzip_level(loader),
-                    part_size=round(loader.part_size_mb * 1_000_000),
+                    part_size=loader.part_bytes,
                     # COPY's own load metadata would skip files loaded into the old contents.
                     force=loader.force or self.replacement is not None,
                     retries=loader.retries,

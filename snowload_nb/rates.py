@@ -3,8 +3,9 @@
 Codec speed and ratio come from compressing the start of a file with each candidate: each by
 its CPU time, all slowed alike by what the machine's other processes take (`measure_codecs`).
 The link's rate comes from the PUTs themselves: staged bytes over the time any PUT was in
-flight, so four PUTs sharing a link count as the link, not as four links. Older measurements fade with the busy
-time since, so a link that slows mid-load is seen within a few seconds of uploading.
+flight, so four PUTs sharing a link count as the link, not as four links. Older measurements
+fade with the busy time since, so a link that slows mid-load is seen within a few seconds of
+uploading.
 """
 
 from __future__ import annotations

@@ -152,6 +152,22 @@ def test_the_codecs_are_timed_on_a_thread_of_their_own_before_the_files_start(co
     assert table_facts(conn, table) == expected_facts(files)
 
 
+def test_a_load_of_small_files_only_times_no_codecs(conn, table, tmp_path, monkeypatch):
+    """Small files share batches, which stage at auto's default: timing the codecs for them
+    would be work nothing uses."""
+    timed: list[str] = []
+    measure = codec_plan.measure_codecs
+    monkeypatch.setattr(codec_plan, "measure_codecs", lambda *a, **k: timed.append("timed") or measure(*a, **k))
+    sources = [write_csv(tmp_path / f"s{n}.csv", n, 1 + n * 100, 100) for n in range(3)]
+
+    result = sl.Loader(conn, table, progress="none", compression="auto").load([str(f.path) for f in sources])
+
+    assert result.ok, result.summary()
+    assert [(f.codec, f.compression_level) for f in result.files] == [("zstd", 3)] * 3
+    assert timed == []
+    assert table_facts(conn, table) == expected_facts(sources)
+
+
 def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):
     """Staged as .csv, then as .csv.gz at level 3, then as auto likes: different bytes under
     different names, which the server's own load metadata would load again; the ledger keys on
