@@ -23,6 +23,12 @@
   read_csv(header = false) gives it.
 - `COPY ... FILE_FORMAT = (... COMPRESSION = ZSTD)`: fakesnow knows GZIP and NONE only and
   refuses ZSTD (NotImplementedError, an HTTP 500), though DuckDB reads zstd files; here it does.
+- `PUT ... SOURCE_COMPRESSION = GZIP OVERWRITE = TRUE`: Snowflake's answer to a PUT carries the
+  statement's options back to the connector; fakesnow's always says `auto_detect` and no
+  overwrite. The connector then guesses each file's type (re-reading the system's MIME table,
+  every file) and reads every file twice for its checksum, once to ask whether it is already
+  there: about a tenth of a load's CPU on the client that Snowflake never costs it. Here the
+  answer carries the options, as Snowflake's does.
 - Any other database error fakesnow does not translate (a CSV DuckDB cannot read, for one) is
   likewise HTTP 500 and minutes of retries for a statement that fails the same way every time;
   Snowflake answers such statements with an error at once, and so does the server here.
@@ -70,6 +76,7 @@ def apply() -> None:
         FakeSnowflakeCursor.execute = _answering_as_snowflake(FakeSnowflakeCursor.execute)  # type: ignore[method-assign]
         _read_positional_columns()
         _read_zstd()
+        _answer_put_with_its_options()
         threading.Thread(target=_reap_idle_transactions, name="snowload-embedded-reaper", daemon=True).start()
         # sqlglot warns that it parses REMOVE as a bare command: that is what the patch expects.
         logging.getLogger("sqlglot").addFilter(lambda record: not str(record.msg).startswith("'REMOVE @"))
@@ -181,6 +188,25 @@ def _read_zstd() -> None:
         return read
 
     copy_into.handle_csv = with_zstd
+
+
+def _answer_put_with_its_options() -> None:
+    """A PUT's answer says how its files are compressed and whether they replace what is there."""
+    from fakesnow import transforms
+    from fakesnow.transforms.options import parse_options
+
+    put_stage = transforms.put_stage
+
+    def with_options(expression: Any, *args: Any, **kwargs: Any) -> Any:
+        options = parse_options(expression.args.get("properties") or [])
+        transformed = put_stage(expression, *args, **kwargs)
+        answer = transformed.args.get("put_stage_data")
+        if answer is not None:
+            answer["sourceCompression"] = str(options.get("SOURCE_COMPRESSION", "auto_detect")).lower()
+            answer["overwrite"] = options.get("OVERWRITE", False) is True
+        return transformed
+
+    transforms.put_stage = with_options
 
 
 def _statement_error(exc: Exception) -> Exception:

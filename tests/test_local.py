@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 import snowflake.connector.connection as connector
 
@@ -35,3 +37,34 @@ def test_a_null_timestamp_reads_back_as_null(conn):
     assert rows[0] == (None, None)
     assert rows[1][0].isoformat() == "2026-01-02T03:04:05"
     assert rows[1][1].isoformat() == "2026-01-02T03:04:05+00:00"
+
+
+def _put_gzip_part(conn, folder):
+    part = folder / "part_0001"  # a name that says nothing of what is in it
+    part.write_bytes(gzip.compress(b"A,B\n1,2\n"))
+    cursor = conn.cursor()
+    cursor.execute('CREATE STAGE IF NOT EXISTS "PUT_ANSWERS"')
+    cursor.execute(
+        f"PUT 'file://{part}' @\"PUT_ANSWERS\"/x AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = GZIP OVERWRITE = TRUE"
+    )
+    return cursor.fetchall()
+
+
+def test_a_put_of_a_part_is_staged_with_the_compression_its_statement_names(conn, tmp_path):
+    """Snowflake's answer to a PUT carries its options back; fakesnow's said `auto_detect`, so the
+    connector guessed the compression from the file's name and staged this gzip part as NONE."""
+    ((source, _, _, _, source_compression, target_compression, status, _),) = _put_gzip_part(conn, tmp_path)
+    assert (source, source_compression, target_compression, status) == ("part_0001", "GZIP", "GZIP", "UPLOADED")
+
+
+def test_a_put_with_overwrite_reads_its_file_once(conn, tmp_path, monkeypatch):
+    """fakesnow's answer said no overwrite, so connector 4.x read every part twice for its checksum,
+    once to ask whether it was on the stage already. (5.x reads files in its Rust core.)"""
+    file_util = pytest.importorskip("snowflake.connector.file_util")
+    reads = []
+    digest = file_util.SnowflakeFileUtil.get_digest_and_size_for_file
+    monkeypatch.setattr(
+        file_util.SnowflakeFileUtil, "get_digest_and_size_for_file", lambda path: reads.append(path) or digest(path)
+    )
+    _put_gzip_part(conn, tmp_path)
+    assert len(reads) == 1
