@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,55 @@ def _git_state() -> str:
         return "unknown (not a git checkout)"
     changes = "with uncommitted changes in snowload_nb/" if dirty.stdout.strip() else "no uncommitted changes"
     return f"commit {head.stdout.strip()}, {changes}"
+
+
+def children_cpu_seconds() -> float | None:
+    """CPU seconds (user + system) of this process's children so far: the server's, while it runs
+    in a process of its own. None where /proc cannot say (not Linux)."""
+    clock_ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{os.getpid()}/task").iterdir())
+    except OSError:
+        return None
+    for task in tasks:
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                    total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / clock_ticks
+
+
+@dataclass
+class Spent:
+    """What one timed step cost: wall seconds, and CPU seconds here and in the server's process."""
+
+    seconds: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float | None = None
+
+    @property
+    def cpu(self) -> float | None:
+        return None if self.server_cpu is None else self.client_cpu + self.server_cpu
+
+
+@contextlib.contextmanager
+def spending() -> Iterator[Spent]:
+    """Time a step by the wall clock and by the CPU both processes spent on it (on a machine whose
+    cores the server shares, a load cannot end sooner than its CPU seconds over the cores)."""
+    spent = Spent()
+    server_before = children_cpu_seconds()
+    cpu_before = time.process_time()
+    start = time.perf_counter()
+    try:
+        yield spent
+    finally:
+        spent.seconds = time.perf_counter() - start
+        spent.client_cpu = time.process_time() - cpu_before
+        server_after = children_cpu_seconds()
+        if server_before is not None and server_after is not None:
+            spent.server_cpu = server_after - server_before
 
 
 class DisplayClock:
