@@ -16,6 +16,7 @@ import importlib.util
 import json
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -242,6 +243,7 @@ def benchmarks_common() -> ModuleType:
     spec = importlib.util.spec_from_file_location("benchmarks_common", REPO / "benchmarks" / "common.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there as they are made
     spec.loader.exec_module(module)
     return module
 
