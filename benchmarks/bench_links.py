@@ -1,12 +1,15 @@
 """Compression on simulated links: each fixed choice and `compression="auto"`, side by side.
 
-Run from the repository root: `.venv/bin/python benchmarks/bench_links.py [--repetitions N] [--runs N]`.
+Run from the repository root:
+`.venv/bin/python benchmarks/bench_links.py [--repetitions N] [--runs N] [--links L,...] [--rtt-ms MS]`.
 
 The embedded server runs in a process of its own, behind a throttling TCP proxy on loopback
 (tests/tcp_proxy.py: a token bucket each way, shared by every connection, as an uplink is) at
 20 Mbit/s, 100 Mbit/s, 1 Gbit/s, and unthrottled. Per link, every case loads the same CSV files
 into a fresh table (checked by value: count and sum of ids), in a balanced order each repetition,
-each through a new proxy, so `auto` starts every load knowing nothing of the link. Reported: the
+each through a new proxy, so `auto` starts every load knowing nothing of the link. The links have
+a bandwidth and no latency of their own unless `--rtt-ms` gives them round trips (a real uplink to
+a cloud service: tens of ms), which every statement and PUT then waits for. Reported: the
 median seconds of each case, the bytes the client sent through the proxy, and auto's choices.
 
 While each load runs in the background (`Loader.start`), the calling thread plays a notebook cell
@@ -70,7 +73,7 @@ PACKAGES = ("snowflake-connector-python", "fakesnow", "duckdb", "isal", "zstanda
 
 
 def one_run(
-    repetitions: int, sizes_mb: tuple[int, ...] = SIZES_MB, links: tuple[str, ...] = tuple(LINKS)
+    repetitions: int, sizes_mb: tuple[int, ...] = SIZES_MB, links: tuple[str, ...] = tuple(LINKS), rtt: float = 0.0
 ) -> dict[str, Any]:
     """Per link and case: seconds, bytes sent, worst cell delay, and auto's choices."""
     import snowload_nb as sl
@@ -90,13 +93,16 @@ def one_run(
             cases: dict[str, dict[str, list[Any]]] = {
                 c: {"s": [], "sent": [], "delay": [], "codecs": []} for c in CASES
             }
-            shared = TcpProxy(kwargs["port"], rate=rate).start()  # the link the session has measured
+            latency = rtt / 2  # each way
+            shared = TcpProxy(kwargs["port"], rate=rate, latency=latency).start()  # the link the session has measured
             try:
                 for repetition in range(repetitions):
                     for case in [*round_order([c for c in CASES if c != WARM], repetition), WARM]:
                         number += 1
                         # auto starts cold on a proxy of its own: a link this session never used
-                        proxy = TcpProxy(kwargs["port"], rate=rate).start() if case == "auto" else shared
+                        proxy = (
+                            TcpProxy(kwargs["port"], rate=rate, latency=latency).start() if case == "auto" else shared
+                        )
                         try:
                             entry = _load(sl, setup, proxy, kwargs, CASES[case], paths, f"LINK_{number}")
                         finally:
@@ -112,19 +118,19 @@ def one_run(
             finally:
                 shared.stop()
             out["links"][link] = cases
-        out["display"] = _display_share(sl, setup, kwargs, paths, expected)
+        out["display"] = _display_share(sl, setup, kwargs, paths, expected, rtt)
     out["load_after"] = os.getloadavg()
     return out
 
 
 def _display_share(
-    sl: Any, setup: Any, kwargs: dict[str, Any], paths: list[str], expected: tuple[int, int]
+    sl: Any, setup: Any, kwargs: dict[str, Any], paths: list[str], expected: tuple[int, int], rtt: float
 ) -> dict[str, float]:
     """Per view, the display's CPU seconds (refresher thread and final draw) over the load's
     seconds, for an auto load at 20 Mbit/s, where auto compresses hardest (issue 16, item 4)."""
     shares = {}
     for view in DISPLAY_VIEWS:
-        proxy = TcpProxy(kwargs["port"], rate=LINKS[SLOW_LINK]).start()
+        proxy = TcpProxy(kwargs["port"], rate=LINKS[SLOW_LINK], latency=rtt / 2).start()
         clock = DisplayClock()
         try:
             with clock.watching(), contextlib.redirect_stderr(io.StringIO()):  # tqdm's bars: not wanted here
@@ -198,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes-mb", default=",".join(map(str, SIZES_MB)), help="the CSV files' sizes in MB, comma-separated"
     )
     parser.add_argument("--links", default=",".join(LINKS), help=f"comma-separated, of: {', '.join(LINKS)}")
+    parser.add_argument(
+        "--rtt-ms", type=float, default=0.0, help="round-trip time every link adds, in ms (default 0: a bandwidth only)"
+    )
     parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
     given = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(given)
@@ -206,13 +215,17 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [link for link in links if link not in LINKS]:
         parser.error(f"unknown links {unknown}; known: {', '.join(LINKS)}")
     if args.one_run:
-        print(json.dumps(one_run(args.repetitions, sizes, links)))
+        print(json.dumps(one_run(args.repetitions, sizes, links, args.rtt_ms / 1000)))
         return 0
     options = ["--repetitions", str(args.repetitions), "--sizes-mb", args.sizes_mb, "--links", ",".join(links)]
+    options += ["--rtt-ms", str(args.rtt_ms)]
     runs = runs_in_processes(__file__, options, args.runs)
     # A run other than the standard one keeps a section of its own.
-    title = TITLE if (sizes, links) == (SIZES_MB, tuple(LINKS)) else f"{TITLE}: {sum(sizes)} MB at {', '.join(links)}"
-    write_section(RESULTS, title, _section(runs, command_line(__file__, given), title, sizes, links))
+    title = TITLE
+    if (sizes, links, args.rtt_ms) != (SIZES_MB, tuple(LINKS), 0.0):
+        title = f"{TITLE}: {sum(sizes)} MB at {', '.join(links)}"
+        title += f", {args.rtt_ms:g} ms round trips" if args.rtt_ms else ""
+    write_section(RESULTS, title, _section(runs, command_line(__file__, given), title, sizes, links, args.rtt_ms))
     return 0
 
 
@@ -232,7 +245,12 @@ def _median(run: dict[str, Any], link: str, case: str) -> float:
 
 
 def _section(
-    runs: list[dict[str, Any]], command: str, title: str, sizes: tuple[int, ...], links: tuple[str, ...]
+    runs: list[dict[str, Any]],
+    command: str,
+    title: str,
+    sizes: tuple[int, ...],
+    links: tuple[str, ...],
+    rtt_ms: float = 0.0,
 ) -> str:
     fixed = [c for c in CASES if not c.startswith("auto")]
     autos = ("auto", WARM)
@@ -240,8 +258,9 @@ def _section(
         title,
         "",
         f"`{command}` — {len(sizes)} CSV files ({sum(sizes)} MB), {WORKERS} workers, "
-        '`progress="none"`, the server in its own process behind a token-bucket proxy on loopback; '
-        "each load checked by value. Seconds are medians over the repetitions of one run; "
+        '`progress="none"`, the server in its own process behind a token-bucket proxy on loopback'
+        + (f" that also delays each byte {rtt_ms / 2:g} ms each way ({rtt_ms:g} ms round trips)" if rtt_ms else "")
+        + "; each load checked by value. Seconds are medians over the repetitions of one run; "
         "MB sent is what the client sent through the proxy (PUTs and statements). `auto` starts "
         "cold (a link the session never used); `auto, warm` runs after the fixed loads on the same "
         "link in the same session, so it starts from the link rate they measured.",

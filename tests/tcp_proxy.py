@@ -9,12 +9,14 @@ after `start()`. Loopback only, bounded: it serves until stopped.
 Both of its sockets send at once (TCP_NODELAY), as the client's and the server's own do: a relay
 that held back small writes until the last was acknowledged would add a delayed ACK (40 ms on
 Linux) to every request, ten times the statement itself, which no link's bandwidth explains.
-The link has a bandwidth and no latency of its own.
+With `latency`, each byte also arrives that many seconds after the link sent it, each way (a
+round trip is twice it), as over a distance; without, the link has no latency of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import threading
 import time
@@ -48,12 +50,15 @@ class TokenBucket:
 class TcpProxy:
     _used: ClassVar[set[int]] = set()  # ports the proxies of this process have listened on
 
-    def __init__(self, target_port: int, host: str = "127.0.0.1", rate: float | None = None) -> None:
+    def __init__(
+        self, target_port: int, host: str = "127.0.0.1", rate: float | None = None, latency: float = 0.0
+    ) -> None:
         self.host = host
         self.target_port = target_port
         self.port = 0
         # bytes per second each way; None: as fast as loopback
         self._buckets = (TokenBucket(rate), TokenBucket(rate)) if rate else None
+        self._latency = latency  # seconds each way
         self.sent = [0, 0]  # bytes passed on: client to server, server to client
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
@@ -121,19 +126,42 @@ class TcpProxy:
                 ).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, bucket: TokenBucket | None, way: int) -> None:
+        arriving: queue.SimpleQueue[tuple[float, bytes] | None] = queue.SimpleQueue()
+        carrier = None
+        if self._latency:
+            carrier = threading.Thread(target=self._carry, args=(arriving, sink, way), name="proxy-wire", daemon=True)
+            carrier.start()
         try:
             while data := source.recv(1 << 16):
                 if bucket is not None:
                     bucket.take(len(data))
-                sink.sendall(data)
-                with self._lock:
-                    self.sent[way] += len(data)
+                if carrier is None:
+                    self._deliver(sink, data, way)
+                else:
+                    arriving.put((time.monotonic() + self._latency, data))
         except OSError:
             pass
         finally:
+            if carrier is not None:  # what is on the wire still arrives before the close
+                arriving.put(None)
+                carrier.join()
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
             with self._lock:  # each socket is the source of one pipe: that pipe closes it
                 self._sockets.discard(source)
             source.close()
+
+    def _carry(self, arriving: queue.SimpleQueue[tuple[float, bytes] | None], sink: socket.socket, way: int) -> None:
+        """Hand each piece on once its latency has passed, in the order it was sent."""
+        with contextlib.suppress(OSError):
+            while (piece := arriving.get()) is not None:
+                due, data = piece
+                if (wait := due - time.monotonic()) > 0:
+                    time.sleep(wait)  # the distance the link covers, not a synchronisation
+                self._deliver(sink, data, way)
+
+    def _deliver(self, sink: socket.socket, data: bytes, way: int) -> None:
+        sink.sendall(data)
+        with self._lock:
+            self.sent[way] += len(data)
