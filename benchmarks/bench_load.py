@@ -447,19 +447,13 @@ class Report:
         rows = []
         cores = os.cpu_count() or 1
         for case in CASES:
-            runs = [s for s in self.spent[case] if s.server_cpu is not None and s.cpu is not None]
-            if not runs:
+            measured = [(s.client_cpu, s.server_cpu) for s in self.spent[case] if s.server_cpu is not None]
+            if not measured:
                 continue
-            both = statistics.median(s.cpu for s in runs if s.cpu is not None)
-            rows.append(
-                (
-                    CASE_LABELS[case],
-                    statistics.median(s.client_cpu for s in runs),
-                    statistics.median(s.server_cpu for s in runs if s.server_cpu is not None),
-                    both,
-                    both / cores,
-                )
-            )
+            both = statistics.median(client + server for client, server in measured)
+            client = statistics.median(client for client, _ in measured)
+            server = statistics.median(server for _, server in measured)
+            rows.append((CASE_LABELS[case], client, server, both, both / cores))
         return rows
 
     @property
