@@ -167,11 +167,14 @@ def _load(
             connect=lambda: embedded_session(through),
             **({"progress": "none"} | options),
         )
+        ended: list[float] = []
         started = time.perf_counter()
         job = loader.start(paths)
+        # The end as the load reaches it: read after the cells, it would be late by up to a cell.
+        job.add_done_callback(lambda _: ended.append(time.perf_counter()))
         delay = _cells_until(job.done)
         result = job.result()
-        seconds = time.perf_counter() - started
+        seconds = ended[0] - started
     finally:
         conn.close()
     sent = proxy.sent[0] - sent
