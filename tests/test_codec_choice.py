@@ -41,12 +41,11 @@ CODECS = (
     _rate(zstd(3), 246, 3.78),
     _rate(zstd(6), 91, 4.12),
     _rate(zstd(9), 51, 4.31),
-    _rate(zstd(12), 21, 4.42),
 )
 ISAL = {gzip(level) for level in range(4)}
 FAST = ISAL | {zstd(1)}
 MIDDLE = {zstd(1), zstd(3), zstd(6)}
-HIGH = {zstd(9), zstd(12)}
+HIGH = {zstd(9)}
 
 
 def rates(link_mb: float | None, cores: float = 2, server_mb: float | None = None) -> Rates:
