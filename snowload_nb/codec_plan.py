@@ -155,8 +155,9 @@ class CodecPicker:
             self._choices.setdefault(index, []).append(codec)
             if self.forced is None:
                 self.note = note
-        if self.forced is None:
-            self._on_change(note)
+                # Under the lock: two workers' notes reach the views in the order they were set,
+                # so what the views said last is what the result says.
+                self._on_change(note)
         return codec
 
     def record(self, indexes: list[int], codec: Codec) -> None:

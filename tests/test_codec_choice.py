@@ -7,6 +7,7 @@ import gzip as gzip_module
 import io
 import itertools
 import sys
+import threading
 import time
 
 import pytest
@@ -282,3 +283,35 @@ def test_each_part_is_compressed_at_the_level_chosen_for_it(tmp_path, family):
 def test_the_why_of_a_load_under_a_megabyte_says_kb_as_its_views_do():
     assert "link 2,500.0 kB/s;" in choose(rates(2.5), default=gzip(1), in_kb=True).why
     assert "link 2.5 MB/s;" in choose(rates(2.5), default=gzip(1)).why
+
+
+def test_the_views_hear_the_last_choice_last():
+    """Two workers pick at once: the note the views are told last is the one the result keeps.
+    (Told outside the picker's lock, the first worker's older note could reach them second.)"""
+    heard: list[str] = []
+    inside, release = threading.Event(), threading.Event()
+
+    def on_change(note: str) -> None:
+        if not inside.is_set():  # the first worker is on its way to the views: hold it there
+            inside.set()
+            release.wait(10)
+        heard.append(note)
+
+    clock = FakeClock()
+    picker = CodecPicker(None, workers=2, on_change=on_change)
+    picker.link = LinkMeter(clock)
+    picker._codecs = CODECS
+    first = threading.Thread(target=picker.pick, args=(0,))
+    first.start()
+    assert inside.wait(10)
+    with picker.uploading(MB):  # the link is measured now: the second worker's note differs
+        clock.now += 0.4
+    second = threading.Thread(target=picker.pick, args=(1,))
+    second.start()
+    second.join(timeout=0.5)  # unlocked, its note would reach the views now, before the first's
+    release.set()
+    first.join()
+    second.join()
+
+    assert len(set(heard)) == 2
+    assert heard[-1] == picker.note
