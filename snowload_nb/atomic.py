@@ -158,9 +158,16 @@ def copy_all_or_nothing(
         outcomes = in_turn(cancel, copy_all)
     except Rejected as rejected:
         culprit = rejected.item
-        model.finish(culprit.index, FileState.FAILED, error=rejected.outcome.error)
         others = [p for p in pending if p is not culprit]
-        reason = f"rolled back: the load is all or nothing and {culprit.source.name} failed"
+        if rejected.outcome.state is FileState.SKIPPED:
+            # In the table already (a DataFrame chunk's key is known only once it is written, so
+            # only the ledger can tell): not a failure, though what was to load with it rolled back.
+            model.finish(culprit.index, FileState.SKIPPED, error=rejected.outcome.error)
+            loaded = f"{culprit.source.name} was loaded meanwhile; load again"
+            reason = f"rolled back: the load is all or nothing and {loaded}"
+        else:
+            model.finish(culprit.index, FileState.FAILED, error=rejected.outcome.error)
+            reason = f"rolled back: the load is all or nothing and {culprit.source.name} failed"
         _finish_all(model, others, FileState.FAILED, reason)
     except (Cancelled, KeyboardInterrupt):
         cancel.set()

@@ -166,6 +166,20 @@ def test_the_same_frame_again_is_already_loaded_unless_forced(conn):
     assert conn.cursor().execute('SELECT COUNT(*) FROM "AGAIN"').fetchone() == (100,)
 
 
+def test_a_one_chunk_frame_again_is_already_loaded_not_failed(conn):
+    """A frame under one chunk (most frames a notebook loads) run again: its key is known only
+    once written, so the ledger's own check inside the COPY's transaction finds it; that is
+    "already loaded", as for a frame of several chunks, not a failure."""
+    df = pd.DataFrame({"n": range(50)})
+    loader = sl.Loader(conn, "AGAIN_ONE", progress="none", create_table=True)
+    assert loader.load_dataframe(df).rows_loaded == 50
+
+    again = loader.load_dataframe(df)
+
+    assert again.ok and [f.status for f in again.files] == ["skipped"] and again.rows_loaded == 0
+    assert conn.cursor().execute('SELECT COUNT(*) FROM "AGAIN_ONE"').fetchone() == (50,)
+
+
 def test_chunk_rows_must_be_positive(conn):
     with pytest.raises(ValueError, match="chunk_rows must be an integer >= 1"):
         sl.Loader(conn, "T", progress="none").load_dataframe(pd.DataFrame({"a": [1]}), chunk_rows=0)
