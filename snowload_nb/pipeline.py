@@ -410,12 +410,17 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
     """The staged pieces of the file: split and compressed CSV parts, or the file as it is."""
     source, plan, model = job.source, job.plan, job.model
     if isinstance(source, FrameChunk):
-        local = source.write(folder)  # Parquet: serialising is this phase's work
+        # Parquet: serialising is this phase's work. Cut as CSV parts are, to what the link can
+        # take within the send timeout; a server on this machine has no such link.
+        picker = plan.codecs
+        limit = picker.part_size(plan.part_size) if picker is not None and not picker.local else None
+        files = [(path, path.stat().st_size) for path in source.write_parts(folder, limit)]
         # From here the chunk counts as the Parquet bytes it stages, not its in-memory estimate.
-        written = local.stat().st_size
+        written = sum(size for _, size in files)
         model.resize(job.index, written)
         model.advance(job.index, Phase.COMPRESS, written)
-        yield Part(local, 1, written, written), Compression.NONE
+        for number, (path, size) in enumerate(files, 1):
+            yield Part(path, number, size, size), Compression.NONE
         return
     if source.format is FileFormat.PARQUET or source.compression is not Compression.NONE:
         # Already compressed (Parquet compresses its own columns): staging it again costs only time.

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import leftover_threads
+from conftest import Interceptor, leftover_threads
 
 import snowload_nb as sl
+from snowload_nb import loader as loader_module
 from snowload_nb.frames import FrameError
 
 AWKWARD_TEXT = ["plain", 'say "hi", then go', "multi\nline\r\nend", "ünïcødé 日本語 🙂", "", None]
@@ -178,6 +179,34 @@ def test_a_one_chunk_frame_again_is_already_loaded_not_failed(conn):
 
     assert again.ok and [f.status for f in again.files] == ["skipped"] and again.rows_loaded == 0
     assert conn.cursor().execute('SELECT COUNT(*) FROM "AGAIN_ONE"').fetchone() == (50,)
+
+
+def test_a_chunk_over_what_the_link_takes_is_staged_in_parts_and_loads_once(conn, monkeypatch):
+    """A chunk's Parquet over the part size a link allows (a PUT's body must go out within the
+    connector's send timeout) goes up as several files and loads exactly its rows; a re-run cut
+    another way finds it already loaded. The server is taken to be elsewhere, behind a link: one
+    on these cores has none to cut for."""
+    monkeypatch.setattr(sl.loader, "MIN_PART_SIZE_MB", 0.01)  # parts of a small frame, to keep the test quick
+    monkeypatch.setattr(loader_module, "is_loopback", lambda host: False)
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"n": range(60_000), "x": rng.random(60_000), "s": rng.integers(0, 1 << 60, 60_000).astype(str)})
+    puts: list[str] = []
+    sessions = Interceptor(lambda statement: puts.append(statement) if statement.startswith("PUT") else None)
+
+    def load(part_size_mb: float) -> sl.LoadResult:
+        loader = sl.Loader(
+            sessions(), "CUT", progress="none", part_size_mb=part_size_mb, create_table=True, connect=sessions
+        )
+        return loader.load_dataframe(df, chunk_rows=len(df))
+
+    first = load(0.3)
+    assert first.ok, first.summary()
+    assert len(puts) >= 4  # about 1.6 MB of Parquet in files of at most 0.3 MB
+    assert conn.cursor().execute('SELECT COUNT(*), SUM("n") FROM "CUT"').fetchone() == (60_000, sum(range(60_000)))
+
+    again = load(0.7)
+    assert [f.status for f in again.files] == ["skipped"] and again.rows_loaded == 0, again.files
+    assert conn.cursor().execute('SELECT COUNT(*) FROM "CUT"').fetchone() == (60_000,)
 
 
 def test_chunk_rows_must_be_positive(conn):
