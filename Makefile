@@ -103,6 +103,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_faults.py
 	$(BIN)/python benchmarks/bench_rerun.py
 	$(BIN)/python benchmarks/bench_links.py
+	$(BIN)/python benchmarks/bench_frame_links.py
 	$(BIN)/python benchmarks/bench_small_files.py
 	$(BIN)/python benchmarks/bench_dask.py
 
