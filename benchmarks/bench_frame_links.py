@@ -16,23 +16,13 @@ Each run is a process of its own with its own server. Writes its own section of 
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from common import (
-    BenchmarkError,
-    command_line,
-    machine_description,
-    round_order,
-    runs_in_processes,
-    server_process,
-    write_section,
-)
+from common import BenchmarkError, machine_description, repeated_main, round_order, server_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from tcp_proxy import TcpProxy  # the test suite's proxy: one throttle for both
@@ -112,18 +102,7 @@ def one_run(repetitions: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repetitions", type=int, default=2, help="loads of each case per run (default 2)")
-    parser.add_argument("--runs", type=int, default=2, help="runs, each a process with its own server (default 2)")
-    parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
-    given = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(given)
-    if args.one_run:
-        print(json.dumps(one_run(args.repetitions)))
-        return 0
-    runs = runs_in_processes(__file__, ["--repetitions", str(args.repetitions)], args.runs)
-    write_section(RESULTS, TITLE, _section(runs, command_line(__file__, given)))
-    return 0
+    return repeated_main(__file__, __doc__, argv, one_run, _section, RESULTS, TITLE, (2, "loads of each case"))
 
 
 def _section(runs: list[dict[str, Any]], command: str) -> str:

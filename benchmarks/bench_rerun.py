@@ -13,8 +13,6 @@ of RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -22,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import BenchmarkError, command_line, machine_description, runs_in_processes, write_section, yes
+from common import BenchmarkError, machine_description, repeated_main, yes
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TITLE = "## Re-run of unchanged files"
@@ -71,18 +69,7 @@ def _facts(conn: Any, table: str) -> tuple[int, int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repetitions", type=int, default=5, help="first load + re-run pairs per run (default 5)")
-    parser.add_argument("--runs", type=int, default=2, help="runs, each a process with its own server (default 2)")
-    parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
-    given = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(given)
-    if args.one_run:
-        print(json.dumps(one_run(args.repetitions)))
-        return 0
-    runs = runs_in_processes(__file__, ["--repetitions", str(args.repetitions)], args.runs)
-    write_section(RESULTS, TITLE, _section(runs, command_line(__file__, given)))
-    return 0
+    return repeated_main(__file__, __doc__, argv, one_run, _section, RESULTS, TITLE, (5, "first load + re-run pairs"))
 
 
 def _section(runs: list[list[dict[str, float]]], command: str) -> str:

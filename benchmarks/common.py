@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.metadata
 import json
@@ -11,7 +12,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,35 @@ def runs_in_processes(script: str, one_run_args: Sequence[str], runs: int) -> li
             raise BenchmarkError(f"{Path(script).name} --one-run ended with exit status {done.returncode}")
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return results
+
+
+def repeated_main(
+    script: str,
+    doc: str | None,
+    argv: list[str] | None,
+    one_run: Callable[[int], Any],
+    section: Callable[[list[Any], str], str],
+    results: Path,
+    title: str,
+    repetitions: tuple[int, str],
+) -> int:
+    """The command line of a benchmark made of `--runs` processes of `--repetitions` each: one
+    process runs `one_run(repetitions)` and prints its JSON; the parent collects the runs and
+    writes `section(runs, command)` as its section of RESULTS.md. `repetitions`: the default and
+    what one repetition is, for the help."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default, what = repetitions
+    parser.add_argument("--repetitions", type=int, default=default, help=f"{what} per run (default {default})")
+    parser.add_argument("--runs", type=int, default=2, help="runs, each a process with its own server (default 2)")
+    parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(given)
+    if args.one_run:
+        print(json.dumps(one_run(args.repetitions)))
+        return 0
+    runs = runs_in_processes(script, ["--repetitions", str(args.repetitions)], args.runs)
+    write_section(results, title, section(runs, command_line(script, given)))
+    return 0
 
 
 def write_section(results: Path, title: str, section: str) -> None:
