@@ -276,15 +276,18 @@ class FrameChunk:
         """Estimated in memory, known before the chunk is written; the load counts its Parquet size after."""
         return max(1, round(self.frame.bytes_per_row * (self.stop - self.start)))
 
-    def write(self, folder: Path) -> Path:
+    def _write_rows(self, path: Path, start: int, stop: int) -> None:
         import pyarrow.parquet as pq  # here, not above: libparquet costs a CSV-only process 10 MB
 
-        path = folder / f"chunk_{self.number:05d}.parquet"
         with self.frame.converting:
-            pq.write_table(self.frame.slice(self.start, self.stop), path, compression=PARQUET_COMPRESSION)
+            pq.write_table(self.frame.slice(start, stop), path, compression=PARQUET_COMPRESSION)
             # Arrow's allocator keeps what a conversion freed, per thread: measured at about 45 MB a
             # worker after one chunk, so four workers held more than converting the whole frame.
             pa.default_memory_pool().release_unused()
+
+    def write(self, folder: Path) -> Path:
+        path = folder / f"chunk_{self.number:05d}.parquet"
+        self._write_rows(path, self.start, self.stop)
         digest = hashlib.blake2b(digest_size=10)
         digest.update(f"{self.number}\0".encode())
         with open(path, "rb") as stream:
@@ -301,20 +304,14 @@ class FrameChunk:
         chunk is written first, so its key is the same however the link cuts it (a re-run on
         another link still finds it loaded); only a chunk over the size is written again in slices.
         """
-        import pyarrow.parquet as pq
-
         whole = self.write(folder)
         rows = self.stop - self.start
         pieces = 1 if max_bytes is None else min(rows, math.ceil(whole.stat().st_size * _PARQUET_SLACK / max_bytes))
         if pieces <= 1:
             return [whole]
         bounds = [self.start + rows * k // pieces for k in range(pieces + 1)]
-        paths = []
-        with self.frame.converting:
-            for k in range(pieces):
-                path = folder / f"chunk_{self.number:05d}.{k + 1:04d}.parquet"
-                pq.write_table(self.frame.slice(bounds[k], bounds[k + 1]), path, compression=PARQUET_COMPRESSION)
-                paths.append(path)
-            pa.default_memory_pool().release_unused()
+        paths = [folder / f"chunk_{self.number:05d}.{k + 1:04d}.parquet" for k in range(pieces)]
+        for k, path in enumerate(paths):
+            self._write_rows(path, bounds[k], bounds[k + 1])
         whole.unlink()
         return paths
