@@ -32,6 +32,7 @@ from .errors import Cancelled, GaveUp, Rejected, ServerGone, SourceChanged, desc
 from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
 from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
+from .parquet_parts import cut_parquet
 from .parts import Part, split_csv
 from .schema import check_row_widths
 from .sessions import SessionPool
@@ -411,16 +412,21 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
     source, plan, model = job.source, job.plan, job.model
     if isinstance(source, FrameChunk):
         # Parquet: serialising is this phase's work. Cut as CSV parts are, to what the link can
-        # take within the send timeout; a server on this machine has no such link.
-        picker = plan.codecs
-        limit = picker.part_size(plan.part_size) if picker is not None and not picker.local else None
-        files = [(path, path.stat().st_size) for path in source.write_parts(folder, limit)]
+        # take within the send timeout.
+        files = [(path, path.stat().st_size) for path in source.write_parts(folder, _link_part_size(plan))]
         # From here the chunk counts as the Parquet bytes it stages, not its in-memory estimate.
         written = sum(size for _, size in files)
         model.resize(job.index, written)
         model.advance(job.index, Phase.COMPRESS, written)
         for number, (path, size) in enumerate(files, 1):
             yield Part(path, number, size, size), Compression.NONE
+        return
+    limit = _link_part_size(plan)
+    if source.format is FileFormat.PARQUET and limit is not None and source.size > limit:
+        # Staged whole, its PUT could not go out within the send timeout: cut it by rows.
+        for part in cut_parquet(source.path, folder, source.stem, limit, job.cancel.is_set):
+            model.advance(job.index, Phase.COMPRESS, part.source_bytes)
+            yield part, Compression.NONE
         return
     if source.format is FileFormat.PARQUET or source.compression is not Compression.NONE:
         # Already compressed (Parquet compresses its own columns): staging it again costs only time.
@@ -464,6 +470,15 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             yield part, staged_as(part.codec)
     if read != source.size:  # appended or truncated while it was read
         raise SourceChanged
+
+
+def _link_part_size(plan: LoadPlan) -> int | None:
+    """Staged bytes one PUT can carry over the link within the connector's send timeout; None
+    for a server on these cores, which has no link to protect (re-cutting would only cost CPU)."""
+    picker = plan.codecs
+    if picker is None or picker.local:
+        return None
+    return picker.part_size(plan.part_size)
 
 
 def staged_as(codec: Codec) -> Compression:

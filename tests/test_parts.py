@@ -13,6 +13,8 @@ import pytest
 from conftest import Interceptor, table_facts
 
 import snowload_nb as sl
+from snowload_nb.errors import Cancelled, Refused
+from snowload_nb.parquet_parts import cut_parquet
 from snowload_nb.parts import split_csv
 
 HEADER = ["id", "file_no", "name", "amount", "at", "note"]
@@ -146,3 +148,40 @@ def test_compressed_inputs_are_staged_as_they_are(conn, table, tmp_path):
     from_csv = [(int(r[0]), r[2] or None, r[5] or None) for r in rows]
     from_parquet = [(int(r[0]) + 10_000, r[2], None) for r in rows]  # matched by name; NOTE is not in it
     assert got == from_csv + from_parquet
+
+
+def test_a_parquet_file_cut_in_slices_holds_its_rows_schema_and_size(tmp_path):
+    """Read back in order, the slices are the file: same schema (its pandas metadata too), same
+    rows; each slice counts its share of the file's bytes, and the shares add up to the file."""
+    table = pa.table({"n": list(range(50_000)), "s": [f"v{i * 7919 % 10007}" for i in range(50_000)]})
+    table = table.replace_schema_metadata({b"pandas": b"{}"})
+    source = tmp_path / "f.parquet"
+    pq.write_table(table, source, compression="gzip")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    parts = list(cut_parquet(source, out, "f", max_bytes=source.stat().st_size // 4))
+
+    assert len(parts) >= 4 and [p.number for p in parts] == list(range(1, len(parts) + 1))
+    assert sum(p.source_bytes for p in parts) == source.stat().st_size
+    slices = [pq.read_table(p.path) for p in parts]
+    assert pa.concat_tables(slices).equals(table) and slices[0].schema.metadata == table.schema.metadata
+    assert pq.ParquetFile(parts[0].path).metadata.row_group(0).column(0).compression == "GZIP"
+
+
+def test_a_parquet_file_that_fits_goes_whole_and_one_that_cannot_be_read_is_refused(tmp_path):
+    source = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"n": [1, 2, 3]}), source)
+    assert [p.path for p in cut_parquet(source, tmp_path, "f", max_bytes=1 << 20)] == [source]
+
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    with pytest.raises(Refused, match="cannot read it as Parquet"):
+        list(cut_parquet(broken, tmp_path, "broken", max_bytes=4))
+
+
+def test_cutting_a_parquet_file_stops_when_the_load_is_cancelled(tmp_path):
+    source = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"n": list(range(10_000))}), source)
+    with pytest.raises(Cancelled):
+        list(cut_parquet(source, tmp_path, "f", max_bytes=1_000, cancelled=lambda: True))

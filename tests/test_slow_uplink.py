@@ -8,20 +8,27 @@ snowload_nb reads too), so a 16 MB file shows it on a 20 Mbit/s link in seconds,
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import os
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import Interceptor, expected_facts, table_facts
 from snowflake.connector import storage_client
 from tcp_proxy import TcpProxy
 
 import snowload_nb as sl
+from snowload_nb import loader as loader_module
 from snowload_nb import sql
 from snowload_nb.codec_plan import COLD_LINK, SEND_SHARE
 from snowload_nb.demo import DEMO_COLUMNS, write_csv
 from snowload_nb.parts import CHUNK_SIZE
 
 SEND_TIMEOUT = 1
+ROWS = 400_000  # 17 MB of Parquet: loopback buffers take a few MB of a PUT at once, so it must be big
 
 
 @pytest.mark.parametrize("compression", ["none", "auto"])
@@ -51,3 +58,72 @@ def test_a_big_file_over_a_slow_uplink_goes_in_parts_each_sent_in_time(
     assert table_facts(conn, table) == expected_facts([source])
     largest = COLD_LINK * SEND_TIMEOUT * SEND_SHARE + CHUNK_SIZE + 1_000  # cut at the end of a chunk's row
     assert len(parts) > 1 and max(parts) <= largest, parts
+
+
+def awkward_parquet(path, rows: int) -> None:
+    """A Parquet file of every kind of value a slice must carry as it is: nulls, decimals, dates,
+    INT96 timestamps (as Spark writes them), text that does not compress; zstd, not pyarrow's
+    default codec."""
+    rng = np.random.default_rng(3)
+    null = rng.random(rows) < 0.1
+    table = pa.table(
+        {
+            "ID": pa.array(np.arange(rows)),
+            "AMOUNT": pa.array(rng.normal(size=rows) * 1e6, mask=null),
+            "PRICE": pa.array(
+                [decimal.Decimal(int(v)).scaleb(-4) for v in rng.integers(-(10**12), 10**12, rows)],
+                pa.decimal128(18, 4),
+            ),
+            "DAY": pa.array(
+                [datetime.date(2000, 1, 1) + datetime.timedelta(days=int(d)) for d in rng.integers(0, 20_000, rows)]
+            ),
+            "AT": pa.array(rng.integers(0, 10**18, rows).astype("datetime64[ns]")),
+            "OK": pa.array(rng.random(rows) < 0.5, mask=rng.random(rows) < 0.1),
+            "NOTE": pa.array(
+                [None if n else f"{v:x}" for n, v in zip(null, rng.integers(0, 1 << 62, rows), strict=True)]
+            ),
+        }
+    )
+    pq.write_table(table, path, compression="zstd", use_deprecated_int96_timestamps=True)
+
+
+def test_a_parquet_file_over_a_slow_uplink_goes_in_slices_with_every_value_as_written(
+    conn, server, tmp_path, monkeypatch
+):
+    """Staged whole, the file's PUT could not go out within the send timeout and would fail on
+    every retry: it goes in slices of rows instead. What they load equals what the file loads
+    whole, value for value, and a re-run that sends the file whole finds it already loaded."""
+    monkeypatch.setattr(storage_client, "REQUEST_CONNECTION_TIMEOUT", SEND_TIMEOUT)
+    monkeypatch.setattr(loader_module, "is_loopback", lambda host: False)  # behind a link, as a real server is
+    source = tmp_path / "awkward.parquet"
+    awkward_parquet(source, ROWS)
+    assert source.stat().st_size > 6 * COLD_LINK * SEND_TIMEOUT  # whole, its PUT fails every retry
+    cut, whole = f"SLICED_{os.getpid()}", f"WHOLE_{os.getpid()}"
+    parts: list[int] = []
+
+    def before(statement: str) -> None:
+        if statement.startswith("PUT 'file://"):
+            parts.append(os.path.getsize(statement.split("'")[1].removeprefix("file://")))
+
+    proxy = TcpProxy(server.port, rate=COLD_LINK).start()
+    try:
+        sessions = Interceptor(before, server.connect_kwargs() | {"port": proxy.port})
+        result = sl.Loader(sessions(), cut, progress="none", workers=1, connect=sessions, create_table=True).load(
+            [str(source)]
+        )
+    finally:
+        proxy.stop()
+
+    assert result.ok, result.summary()
+    assert len(parts) > 1 and max(parts) <= COLD_LINK * SEND_TIMEOUT * SEND_SHARE * 1.2, parts
+    monkeypatch.undo()  # the embedded server as it is: on these cores, so the file goes whole
+    assert sl.Loader(conn, whole, progress="none", create_table=True).load([str(source)]).ok
+    names = [sql.QualifiedName.parse(t).sql for t in (cut, whole)]
+    cursor = conn.cursor()
+    for a, b in (names, names[::-1]):
+        assert cursor.execute(f"SELECT COUNT(*) FROM (SELECT * FROM {a} EXCEPT SELECT * FROM {b})").fetchone() == (0,)
+    assert cursor.execute(f'SELECT COUNT(*), SUM("ID") FROM {names[0]}').fetchone() == (ROWS, sum(range(ROWS)))
+
+    again = sl.Loader(conn, cut, progress="none").load([str(source)])
+    assert [f.status for f in again.files] == ["skipped"] and again.rows_loaded == 0, again.files
+    assert cursor.execute(f"SELECT COUNT(*) FROM {names[0]}").fetchone() == (ROWS,)

@@ -1,0 +1,116 @@
+"""A Parquet file cut by rows into files a slow link can take, each PUT within the send timeout.
+
+A Parquet file is staged as it is wherever one PUT can carry it. Over a slow uplink it cannot: a
+PUT's body must go out within the connector's send timeout (codec_plan), so four 12 MB files at
+20 Mbit/s failed every retry and sent 906 MB for 48. Cut, each slice is written again with the
+file's own schema (its Arrow metadata too), column compression and INT96 timestamps, so COPY
+reads the same values by the same names. The file's key stays the hash of its own bytes
+(sources), so a re-run that cuts it otherwise still finds it loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import Cancelled, Refused
+from .parts import Part
+
+SLACK = 1.1  # a slice's file is a little over its share of the whole: its own footer and dictionaries
+BATCH_ROWS = 65_536  # rows decoded at a time: memory follows this, not the file
+# Parquet's names for its codecs, as pyarrow's writer takes them
+_WRITER_CODECS = {
+    "UNCOMPRESSED": "none",
+    "SNAPPY": "snappy",
+    "GZIP": "gzip",
+    "BROTLI": "brotli",
+    "ZSTD": "zstd",
+    "LZ4": "lz4",
+    "LZ4_RAW": "lz4",
+}
+
+
+def pieces_for(size: int, rows: int, max_bytes: int) -> int:
+    """How many slices keep each near `max_bytes`: at least one, at most one a row."""
+    return max(1, min(rows, math.ceil(size * SLACK / max_bytes)))
+
+
+def cut_parquet(
+    path: Path,
+    folder: Path,
+    stem: str,
+    max_bytes: int,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Iterator[Part]:
+    """Yield the file's slices, each once it is complete on disk; the file whole if it fits.
+
+    A part's `source_bytes` is its share of the file's size by rows, so progress stays in the
+    file's own bytes.
+    """
+    size = path.stat().st_size
+    try:
+        source = pq.ParquetFile(path)
+    except pa.ArrowException as exc:
+        raise Refused(f"cannot read it as Parquet to cut it for the link: {exc}") from None
+    with source:
+        rows = source.metadata.num_rows
+        pieces = pieces_for(size, rows, max_bytes)
+        if pieces == 1:
+            yield Part(path, 1, size, size)
+            return
+        per_piece = math.ceil(rows / pieces)
+        slices = _slices(source, per_piece, cancelled)
+        done = 0  # rows written so far
+        for number, batches in enumerate(slices, 1):
+            out = folder / f"{stem}.{number:04d}.parquet"
+            written = _write(source, out, batches)
+            before, done = done, done + written
+            yield Part(out, number, size * done // rows - size * before // rows, out.stat().st_size)
+
+
+def _slices(source: pq.ParquetFile, per_piece: int, cancelled: Callable[[], bool]) -> Iterator[list[pa.RecordBatch]]:
+    """The file's rows in runs of `per_piece`, as the record batches that hold them."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    try:
+        for batch in source.iter_batches(batch_size=min(per_piece, BATCH_ROWS), use_threads=False):
+            offset = 0
+            while offset < batch.num_rows:
+                if cancelled():
+                    raise Cancelled
+                take = min(per_piece - held, batch.num_rows - offset)
+                pending.append(batch.slice(offset, take))
+                held += take
+                offset += take
+                if held == per_piece:
+                    yield pending
+                    pending, held = [], 0
+    except pa.ArrowException as exc:
+        raise Refused(f"cannot read it as Parquet to cut it for the link: {exc}") from None
+    if pending:
+        yield pending
+
+
+def _write(source: pq.ParquetFile, out: Path, batches: list[pa.RecordBatch]) -> int:
+    """One slice as a Parquet file written as the source was; returns its rows."""
+    with pq.ParquetWriter(out, source.schema_arrow, **_writer_options(source)) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    return sum(batch.num_rows for batch in batches)
+
+
+def _writer_options(source: pq.ParquetFile) -> dict[str, object]:
+    """The source's own encoding choices where they decide what COPY reads or how big it is."""
+    meta = source.metadata
+    codecs: Counter[str] = Counter()
+    if meta.num_row_groups:
+        group = meta.row_group(0)
+        codecs.update(group.column(i).compression for i in range(group.num_columns))
+    codec = _WRITER_CODECS.get(codecs.most_common(1)[0][0], "snappy") if codecs else "snappy"
+    int96 = any(source.schema.column(i).physical_type == "INT96" for i in range(len(source.schema)))
+    return {"compression": codec, "use_deprecated_int96_timestamps": int96}
