@@ -15,11 +15,12 @@ import os
 import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import compress
 from .codec_choice import Codec, CodecRate, Rates, candidates, choose, zstd
 from .rates import LinkMeter, measure_codecs
+from .sql import Compression
 
 if TYPE_CHECKING:
     from .result import LoadResult
@@ -113,16 +114,17 @@ class CodecPicker:
         if self._calibrating is not None:
             self._calibrating.join()
 
-    def calibrate(self, path: Path) -> None:
-        """Time every candidate on the start of `path`, once per load (a worker that comes first
-        waits for it: a quarter of a megabyte keeps that wait near 40 ms)."""
+    def calibrate(self, path: Path, compression: Compression = Compression.NONE) -> None:
+        """Time every candidate on the start of `path` (as written, if it is compressed), once
+        per load (a worker that comes first waits for it: a quarter of a megabyte keeps that wait
+        near 40 ms)."""
         if not self.auto or self._codecs is not None:
             return
         with self._lock:
             if self._codecs is not None:
                 return
-            with open(path, "rb") as stream:
-                sample = stream.read(SAMPLE_BYTES)
+            with open(path, "rb") as raw, compress.decompressing(raw, compression) as stream:
+                sample = _read_up_to(stream, SAMPLE_BYTES)
             self._codecs = measure_codecs(sample, candidates(self._isal))
 
     def rates(self) -> Rates:
@@ -188,6 +190,15 @@ class CodecPicker:
     def _forced_note(self) -> str:
         assert self.forced is not None
         return f"{self.forced.label(self._isal)} (forced by compression=)"
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes, or all there are: a decompressing reader may return less at a time."""
+    chunks = []
+    while size > 0 and (chunk := stream.read(size)):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def send_timeout() -> float:

@@ -9,15 +9,22 @@ name or a time into its output, so the same input always gives the same staged b
 
 from __future__ import annotations
 
+import contextlib
+import gzip as _gzip
 import zlib
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 import zstandard
 
+from .sql import Compression
+
 try:
+    from isal import igzip as _igzip
     from isal import isal_zlib as _isal_zlib
 except ImportError:  # pragma: no cover - exercised where isal has no wheel
     _isal_zlib = None
+    _igzip = None
 
 BACKEND = "isal" if _isal_zlib is not None else "zlib"
 DEFAULT_LEVEL = 1
@@ -67,3 +74,49 @@ def decompress(name: str, data: bytes) -> bytes:
     if name == "zstd":
         return zstandard.ZstdDecompressor().decompressobj().decompress(data)
     return zlib.decompress(data, _GZIP_WBITS)
+
+
+@contextlib.contextmanager
+def decompressing(raw: BinaryIO, compression: Compression) -> Iterator[BinaryIO]:
+    """What `raw` holds, as written before it was compressed: every gzip member and zstd frame
+    (parallel compressors write several), or `raw` itself when it is not compressed."""
+    if compression is Compression.NONE:
+        yield raw
+    elif compression is Compression.ZSTD:
+        stream = _ZstdReader(raw)
+        try:
+            yield stream  # type: ignore[misc]
+        finally:
+            stream.close()
+    elif compression is Compression.GZIP:
+        with (_igzip or _gzip).GzipFile(fileobj=raw, mode="rb") as stream:
+            yield stream
+    else:
+        raise ValueError(f"no decompressor for {compression.value}")
+
+
+class _ZstdReader:
+    """zstd's reader, able to start again from the top as gzip's is: a bad byte's line number is
+    found by reading the file again (parts.py), and zstd's own reader cannot seek backwards."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._start = raw.tell()
+        self._stream = self._open()
+
+    def _open(self) -> Any:
+        return zstandard.ZstdDecompressor().stream_reader(self._raw, read_across_frames=True, closefd=False)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if (offset, whence) != (0, 0):
+            raise OSError("a zstd stream goes back only to its start")
+        self._stream.close()
+        self._raw.seek(self._start)
+        self._stream = self._open()
+        return 0
+
+    def close(self) -> None:
+        self._stream.close()

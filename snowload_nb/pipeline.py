@@ -11,6 +11,7 @@ file's terminal state in the model.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -27,6 +28,7 @@ from snowflake.connector.errors import OperationalError, ProgrammingError
 from . import sql
 from .codec_choice import NONE, Codec, gzip
 from .codec_plan import AUTO_DEFAULT, CodecPicker
+from .compress import decompressing
 from .copy_errors import explain
 from .errors import Cancelled, GaveUp, Rejected, ServerGone, SourceChanged, describe
 from .frames import FrameChunk
@@ -422,24 +424,38 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             yield Part(path, number, size, size), Compression.NONE
         return
     limit = _link_part_size(plan)
-    if source.format is FileFormat.PARQUET and limit is not None and source.size > limit:
+    if source.format is FileFormat.PARQUET and _over(limit, source):
         # Staged whole, its PUT could not go out within the send timeout: cut it by rows.
         for part in cut_parquet(source.path, folder, source.stem, limit, job.cancel.is_set):
             model.advance(job.index, Phase.COMPRESS, part.source_bytes)
             yield part, Compression.NONE
         return
-    if source.format is FileFormat.PARQUET or source.compression is not Compression.NONE:
+    if source.format is FileFormat.PARQUET or (source.compression is not Compression.NONE and not _over(limit, source)):
         # Already compressed (Parquet compresses its own columns): staging it again costs only time.
         local = folder / source.staged_name
         link_or_copy(source.path, local)
         model.advance(job.index, Phase.COMPRESS, source.size)
         yield Part(local, 1, source.size, source.size), source.compression
         return
+    yield from _csv_parts(job, folder, source)
+
+
+def _over(limit: int | None, source: SourceFile) -> bool:
+    """Whether the file, staged whole, could not go out over the link within the send timeout."""
+    return limit is not None and source.size > limit
+
+
+def _csv_parts(job: _Job, folder: Path, source: SourceFile) -> Iterator[tuple[Part, Compression]]:
+    """A CSV file split at row ends and compressed as the plan says. A compressed file is here
+    only when whole it could not go out within the send timeout: it is read as written, and its
+    parts count their share of its bytes on disk (progress is in those)."""
+    plan, model = job.plan, job.model
+    plain = source.compression is Compression.NONE
     part_codec: Callable[[int], Codec] | None = None
     part_sizes: Callable[[], int] | None = None
     picker = plan.codecs
     if picker is not None:
-        picker.calibrate(source.path)
+        picker.calibrate(source.path, source.compression)
 
         def part_codec(number: int) -> Codec:
             return picker.pick(job.index)
@@ -447,14 +463,16 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         def part_sizes() -> int:
             return picker.part_size(plan.part_size)
 
-    read = 0
+    with open(source.path, "rb") as raw, decompressing(raw, source.compression) as stream:
+        read = 0  # bytes of the file on disk
 
-    def on_chunk(n: int) -> None:
-        nonlocal read
-        read += n
-        model.advance(job.index, Phase.COMPRESS, n)
+        def on_chunk(n: int) -> None:
+            nonlocal read
+            now = read + n if plain else raw.tell()
+            model.advance(job.index, Phase.COMPRESS, now - read)
+            read = now
 
-    with open(source.path, "rb") as stream:
+        sent = 0
         for part in split_csv(
             stream,
             folder,
@@ -463,10 +481,12 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             level=plan.compression_level,
             on_chunk=on_chunk,
             cancelled=job.cancel.is_set,
-            size=source.size,
+            size=source.size if plain else None,
             part_codec=part_codec,
             part_sizes=part_sizes,
         ):
+            if not plain:
+                part, sent = dataclasses.replace(part, source_bytes=read - sent), read
             yield part, staged_as(part.codec)
     if read != source.size:  # appended or truncated while it was read
         raise SourceChanged

@@ -10,12 +10,15 @@ import random
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 from conftest import Interceptor, table_facts
 
 import snowload_nb as sl
-from snowload_nb.errors import Cancelled, Refused
+from snowload_nb.compress import decompressing
+from snowload_nb.errors import Cancelled, NotCsvText, Refused
 from snowload_nb.parquet_parts import cut_parquet
 from snowload_nb.parts import split_csv
+from snowload_nb.sql import Compression
 
 HEADER = ["id", "file_no", "name", "amount", "at", "note"]
 AWKWARD = ["plain", "a, b", 'say "hi"', "multi\nline", "crlf\r\ninside", '"', "", "ünïcødé", '""', "\n"]
@@ -185,3 +188,32 @@ def test_cutting_a_parquet_file_stops_when_the_load_is_cancelled(tmp_path):
     pq.write_table(pa.table({"n": list(range(10_000))}), source)
     with pytest.raises(Cancelled):
         list(cut_parquet(source, tmp_path, "f", max_bytes=1_000, cancelled=lambda: True))
+
+
+def packed(data: bytes, compression: Compression) -> bytes:
+    """`data` in two gzip members or zstd frames, as parallel compressors write it."""
+    half = len(data) // 2
+    if compression is Compression.GZIP:
+        return gzip.compress(data[:half]) + gzip.compress(data[half:])
+    return zstandard.ZstdCompressor().compress(data[:half]) + zstandard.ZstdCompressor().compress(data[half:])
+
+
+@pytest.mark.parametrize("compression", [Compression.GZIP, Compression.ZSTD])
+def test_a_compressed_csv_is_read_as_written_every_member_and_frame(compression):
+    data = b"id,name\n" + b"".join(b"%d,row %d\n" % (i, i) for i in range(20_000))
+    raw = io.BytesIO(packed(data, compression))
+    with decompressing(raw, compression) as stream:
+        assert b"".join(iter(lambda: stream.read(1000), b"")) == data
+    assert raw.tell() == len(raw.getvalue())  # read to its end: progress counts the file's own bytes
+
+
+@pytest.mark.parametrize("compression", [Compression.GZIP, Compression.ZSTD])
+def test_a_bad_byte_in_a_compressed_csv_is_named_by_its_line(tmp_path, compression):
+    lines = [b"id,name\n"] + [b"%d,row %d\n" % (i, i) for i in range(30_000)]
+    lines[25_000] = b"25000,caf\xe9\n"  # Latin-1, in the second member or frame
+    raw = io.BytesIO(packed(b"".join(lines), compression))
+    with (
+        decompressing(raw, compression) as stream,
+        pytest.raises(NotCsvText, match=r"^line 25001: bytes that are not UTF-8"),
+    ):
+        list(split_csv(stream, tmp_path, "f", part_size=1 << 20, level=1, chunk_size=4096))

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import gzip
 import os
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 from conftest import Interceptor, expected_facts, table_facts
 from snowflake.connector import storage_client
 from tcp_proxy import TcpProxy
@@ -97,7 +99,7 @@ def test_a_parquet_file_over_a_slow_uplink_goes_in_slices_with_every_value_as_wr
     monkeypatch.setattr(loader_module, "is_loopback", lambda host: False)  # behind a link, as a real server is
     source = tmp_path / "awkward.parquet"
     awkward_parquet(source, ROWS)
-    assert source.stat().st_size > 6 * COLD_LINK * SEND_TIMEOUT  # whole, its PUT fails every retry
+    assert source.stat().st_size > 5 * COLD_LINK * SEND_TIMEOUT  # whole, its PUT fails every retry
     cut, whole = f"SLICED_{os.getpid()}", f"WHOLE_{os.getpid()}"
     parts: list[int] = []
 
@@ -127,3 +129,53 @@ def test_a_parquet_file_over_a_slow_uplink_goes_in_slices_with_every_value_as_wr
     again = sl.Loader(conn, cut, progress="none").load([str(source)])
     assert [f.status for f in again.files] == ["skipped"] and again.rows_loaded == 0, again.files
     assert cursor.execute(f"SELECT COUNT(*) FROM {names[0]}").fetchone() == (ROWS,)
+
+
+def compressed_copy(source, path, codec: str) -> None:
+    """`source` compressed in two gzip members or zstd frames (as parallel compressors write),
+    barely compressed, so that whole the file is too big for the link."""
+    data = source.read_bytes()
+    half = len(data) // 2
+    if codec == "gzip":
+        pieces = [gzip.compress(data[:half], compresslevel=0), gzip.compress(data[half:], compresslevel=0)]
+    else:
+        packer = zstandard.ZstdCompressor(level=-50)
+        pieces = [packer.compress(data[:half]), packer.compress(data[half:])]
+    path.write_bytes(b"".join(pieces))
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_a_compressed_csv_over_a_slow_uplink_is_read_as_written_and_goes_in_parts(
+    conn, server, tmp_path, monkeypatch, codec
+):
+    """Staged whole, the compressed file's PUT could not go out within the send timeout: it is
+    decompressed, split at row ends and compressed again part by part, every member or frame of
+    it loaded; a re-run that stages it whole finds it already loaded."""
+    monkeypatch.setattr(storage_client, "REQUEST_CONNECTION_TIMEOUT", SEND_TIMEOUT)
+    monkeypatch.setattr(loader_module, "is_loopback", lambda host: False)  # behind a link, as a real server is
+    generated = write_csv(tmp_path / "big.csv", 0, 1, 280_000)  # 16 MB of CSV
+    source = tmp_path / f"big.csv.{'gz' if codec == 'gzip' else 'zst'}"
+    compressed_copy(generated.path, source, codec)
+    assert source.stat().st_size > 5 * COLD_LINK * SEND_TIMEOUT  # whole, its PUT fails every retry
+    table = f"PACKED_{codec.upper()}_{os.getpid()}"
+    conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
+    parts: list[int] = []
+
+    def before(statement: str) -> None:
+        if statement.startswith("PUT 'file://"):
+            parts.append(os.path.getsize(statement.split("'")[1].removeprefix("file://")))
+
+    proxy = TcpProxy(server.port, rate=COLD_LINK).start()
+    try:
+        sessions = Interceptor(before, server.connect_kwargs() | {"port": proxy.port})
+        result = sl.Loader(sessions(), table, progress="none", workers=1, connect=sessions).load([str(source)])
+    finally:
+        proxy.stop()
+
+    assert result.ok, result.summary()
+    assert table_facts(conn, table) == expected_facts([generated])
+    assert len(parts) > 1 and max(parts) <= COLD_LINK * SEND_TIMEOUT * SEND_SHARE + CHUNK_SIZE + 1_000, parts
+    monkeypatch.undo()
+    again = sl.Loader(conn, table, progress="none").load([str(source)])
+    assert [f.status for f in again.files] == ["skipped"] and again.rows_loaded == 0, again.files
+    assert table_facts(conn, table) == expected_facts([generated])
