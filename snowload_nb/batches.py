@@ -59,6 +59,7 @@ from .pipeline import (
     finish_empty,
     in_turn,
     link_or_copy,
+    link_part_size,
     result_rows,
     retrying,
     stage_key,
@@ -134,7 +135,10 @@ def plan_batches(
     files or `BYTES_MAX` bytes each), since each batch runs on one worker.
     """
     limit = batch_limit(plan.part_size)
-    bytes_max = min(BYTES_MAX, plan.part_size)  # a packed batch is one staged file: at most a part
+    # A packed batch is one staged file: at most a part, and at most what one PUT can carry over
+    # the link within the send timeout (counted in source bytes: staged, they are no more).
+    link = link_part_size(plan)
+    bytes_max = min(BYTES_MAX, plan.part_size, link if link is not None else BYTES_MAX)
     groups: dict[tuple[FileFormat, Compression, tuple[tuple[str, int], ...] | None], list[tuple[int, SourceFile]]] = {}
     alone: list[tuple[int, Source]] = []
     for index, source in sources:

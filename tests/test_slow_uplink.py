@@ -179,3 +179,33 @@ def test_a_compressed_csv_over_a_slow_uplink_is_read_as_written_and_goes_in_part
     again = sl.Loader(conn, table, progress="none").load([str(source)])
     assert [f.status for f in again.files] == ["skipped"] and again.rows_loaded == 0, again.files
     assert table_facts(conn, table) == expected_facts([generated])
+
+
+def test_small_files_over_a_slow_uplink_are_packed_no_bigger_than_a_put_can_carry(conn, server, tmp_path, monkeypatch):
+    """Small CSV files share packed batches, one staged file each; over a slow link a batch holds
+    no more than one PUT can send within the send timeout (130 files of 100 KB, plain: one
+    13 MB pack before, which failed every retry)."""
+    monkeypatch.setattr(storage_client, "REQUEST_CONNECTION_TIMEOUT", SEND_TIMEOUT)
+    monkeypatch.setattr(loader_module, "is_loopback", lambda host: False)  # behind a link, as a real server is
+    files = [write_csv(tmp_path / f"small_{n:03d}.csv", n, n * 1_750, 1_750) for n in range(130)]
+    assert sum(f.path.stat().st_size for f in files) > 5 * COLD_LINK * SEND_TIMEOUT
+    table = f"PACKS_{os.getpid()}"
+    conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
+    puts: list[int] = []
+
+    def before(statement: str) -> None:
+        if statement.startswith("PUT 'file://"):
+            puts.append(os.path.getsize(statement.split("'")[1].removeprefix("file://")))
+
+    proxy = TcpProxy(server.port, rate=COLD_LINK).start()
+    try:
+        sessions = Interceptor(before, server.connect_kwargs() | {"port": proxy.port})
+        result = sl.Loader(sessions(), table, progress="none", workers=1, connect=sessions, compression="none").load(
+            [str(f.path) for f in files]
+        )
+    finally:
+        proxy.stop()
+
+    assert result.ok, result.summary()
+    assert table_facts(conn, table) == expected_facts(files)
+    assert 1 < len(puts) < len(files) and max(puts) <= COLD_LINK * SEND_TIMEOUT * SEND_SHARE, puts
