@@ -276,11 +276,16 @@ class FrameChunk:
         """Estimated in memory, known before the chunk is written; the load counts its Parquet size after."""
         return max(1, round(self.frame.bytes_per_row * (self.stop - self.start)))
 
-    def _write_rows(self, path: Path, start: int, stop: int) -> None:
+    def _write_rows(self, path: Path, start: int, stop: int, whole: bool = True) -> None:
+        """Rows as Parquet; the whole chunk always the same way, as its key is its bytes' hash."""
         import pyarrow.parquet as pq  # here, not above: libparquet costs a CSV-only process 10 MB
 
+        from .parquet_parts import repeating_columns
+
         with self.frame.converting:
-            pq.write_table(self.frame.slice(start, stop), path, compression=PARQUET_COMPRESSION)
+            table = self.frame.slice(start, stop)
+            dictionary = True if whole else repeating_columns(table)
+            pq.write_table(table, path, compression=PARQUET_COMPRESSION, use_dictionary=dictionary)
             # Arrow's allocator keeps what a conversion freed, per thread: measured at about 45 MB a
             # worker after one chunk, so four workers held more than converting the whole frame.
             pa.default_memory_pool().release_unused()
@@ -312,6 +317,6 @@ class FrameChunk:
         bounds = [self.start + rows * k // pieces for k in range(pieces + 1)]
         paths = [folder / f"chunk_{self.number:05d}.{k + 1:04d}.parquet" for k in range(pieces)]
         for k, path in enumerate(paths):
-            self._write_rows(path, bounds[k], bounds[k + 1])
+            self._write_rows(path, bounds[k], bounds[k + 1], whole=False)
         whole.unlink()
         return paths

@@ -415,7 +415,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
     if isinstance(source, FrameChunk):
         # Parquet: serialising is this phase's work. Cut as CSV parts are, to what the link can
         # take within the send timeout.
-        files = [(path, path.stat().st_size) for path in source.write_parts(folder, _link_part_size(plan))]
+        files = [(path, path.stat().st_size) for path in source.write_parts(folder, link_part_size(plan))]
         # From here the chunk counts as the Parquet bytes it stages, not its in-memory estimate.
         written = sum(size for _, size in files)
         model.resize(job.index, written)
@@ -423,7 +423,7 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         for number, (path, size) in enumerate(files, 1):
             yield Part(path, number, size, size), Compression.NONE
         return
-    limit = _link_part_size(plan)
+    limit = link_part_size(plan)
     if source.format is FileFormat.PARQUET and _over(limit, source):
         # Staged whole, its PUT could not go out within the send timeout: cut it by rows.
         for part in cut_parquet(source.path, folder, source.stem, limit, job.cancel.is_set):
@@ -492,7 +492,7 @@ def _csv_parts(job: _Job, folder: Path, source: SourceFile) -> Iterator[tuple[Pa
         raise SourceChanged
 
 
-def _link_part_size(plan: LoadPlan) -> int | None:
+def link_part_size(plan: LoadPlan) -> int | None:
     """Staged bytes one PUT can carry over the link within the connector's send timeout; None
     for a server on these cores, which has no link to protect (re-cutting would only cost CPU)."""
     picker = plan.codecs
