@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip as _gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import zstandard
@@ -82,40 +82,47 @@ def decompressing(raw: BinaryIO, compression: Compression) -> Iterator[BinaryIO]
     (parallel compressors write several), or `raw` itself when it is not compressed."""
     if compression is Compression.NONE:
         yield raw
-    elif compression is Compression.ZSTD:
-        stream = _ZstdReader(raw)
-        try:
-            yield stream  # type: ignore[misc]
-        finally:
-            stream.close()
-    elif compression is Compression.GZIP:
-        with (_igzip or _gzip).GzipFile(fileobj=raw, mode="rb") as stream:
-            yield stream
-    else:
+        return
+    if compression not in _READERS:
         raise ValueError(f"no decompressor for {compression.value}")
+    stream = _Restartable(raw, _READERS[compression])
+    try:
+        yield stream  # type: ignore[misc]
+    finally:
+        stream.close()
 
 
-class _ZstdReader:
-    """zstd's reader, able to start again from the top as gzip's is: a bad byte's line number is
-    found by reading the file again (parts.py), and zstd's own reader cannot seek backwards."""
+def _gzip_reader(raw: BinaryIO) -> Any:
+    return (_igzip or _gzip).GzipFile(fileobj=raw, mode="rb")
 
-    def __init__(self, raw: BinaryIO) -> None:
+
+def _zstd_reader(raw: BinaryIO) -> Any:
+    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
+
+
+_READERS = {Compression.GZIP: _gzip_reader, Compression.ZSTD: _zstd_reader}
+
+
+class _Restartable:
+    """A decompressing reader that can start again from the top: a bad byte's line number is
+    found by reading the file again (parts.py). zstd's reader cannot seek backwards, and older
+    python-isal readers of several gzip members seek back wrong, so each restart opens anew."""
+
+    def __init__(self, raw: BinaryIO, reader: Callable[[BinaryIO], Any]) -> None:
         self._raw = raw
+        self._reader = reader
         self._start = raw.tell()
-        self._stream = self._open()
-
-    def _open(self) -> Any:
-        return zstandard.ZstdDecompressor().stream_reader(self._raw, read_across_frames=True, closefd=False)
+        self._stream = reader(raw)
 
     def read(self, size: int = -1) -> bytes:
         return self._stream.read(size)
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if (offset, whence) != (0, 0):
-            raise OSError("a zstd stream goes back only to its start")
+            raise OSError("a decompressing reader goes back only to its start")
         self._stream.close()
         self._raw.seek(self._start)
-        self._stream = self._open()
+        self._stream = self._reader(self._raw)
         return 0
 
     def close(self) -> None:
