@@ -33,6 +33,23 @@ SEND_TIMEOUT = 1
 ROWS = 400_000  # 17 MB of Parquet: loopback buffers take a few MB of a PUT at once, so it must be big
 
 
+def over_the_link(server, table: str, paths: list[str], **options) -> tuple[sl.LoadResult, list[int]]:
+    """A one-worker load through a proxy at the cold link's rate, and the bytes of each file it PUT."""
+    puts: list[int] = []
+
+    def before(statement: str) -> None:
+        if statement.startswith("PUT 'file://"):
+            puts.append(os.path.getsize(statement.split("'")[1].removeprefix("file://")))
+
+    proxy = TcpProxy(server.port, rate=COLD_LINK).start()
+    try:
+        sessions = Interceptor(before, server.connect_kwargs() | {"port": proxy.port})
+        result = sl.Loader(sessions(), table, progress="none", workers=1, connect=sessions, **options).load(paths)
+    finally:
+        proxy.stop()
+    return result, puts
+
+
 @pytest.mark.parametrize("compression", ["none", "auto"])
 def test_a_big_file_over_a_slow_uplink_goes_in_parts_each_sent_in_time(
     conn, server, tmp_path, monkeypatch, compression
@@ -41,20 +58,7 @@ def test_a_big_file_over_a_slow_uplink_goes_in_parts_each_sent_in_time(
     source = write_csv(tmp_path / "big.csv", 0, 1, 280_000)  # 16 MB of CSV
     table = f"UPLINK_{compression.upper()}_{os.getpid()}"
     conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
-    parts: list[int] = []
-
-    def before(statement: str) -> None:
-        if statement.startswith("PUT 'file://"):
-            parts.append(os.path.getsize(statement.split("'")[1].removeprefix("file://")))
-
-    proxy = TcpProxy(server.port, rate=COLD_LINK).start()
-    try:
-        sessions = Interceptor(before, server.connect_kwargs() | {"port": proxy.port})
-        result = sl.Loader(
-            sessions(), table, progress="none", workers=1, connect=sessions, compression=compression
-        ).load([str(source.path)])
-    finally:
-        proxy.stop()
+    result, parts = over_the_link(server, table, [str(source.path)], compression=compression)
 
     assert result.ok, result.summary()
     assert table_facts(conn, table) == expected_facts([source])
@@ -101,20 +105,7 @@ def test_a_parquet_file_over_a_slow_uplink_goes_in_slices_with_every_value_as_wr
     awkward_parquet(source, ROWS)
     assert source.stat().st_size > 5 * COLD_LINK * SEND_TIMEOUT  # whole, its PUT fails every retry
     cut, whole = f"SLICED_{os.getpid()}", f"WHOLE_{os.getpid()}"
-    parts: list[int] = []
-
-    def before(statement: str) -> None:
-        if statement.startswith("PUT 'file://"):
-            parts.append(os.path.getsize(statement.split("'")[1].removeprefix("file://")))
-
-    proxy = TcpProxy(server.port, rate=COLD_LINK).start()
-    try:
-        sessions = Interceptor(before, server.connect_kwargs() | {"port": proxy.port})
-        result = sl.Loader(sessions(), cut, progress="none", workers=1, connect=sessions, create_table=True).load(
-            [str(source)]
-        )
-    finally:
-        proxy.stop()
+    result, parts = over_the_link(server, cut, [str(source)], create_table=True)
 
     assert result.ok, result.summary()
     assert len(parts) > 1 and max(parts) <= COLD_LINK * SEND_TIMEOUT * SEND_SHARE * 1.2, parts
@@ -159,18 +150,7 @@ def test_a_compressed_csv_over_a_slow_uplink_is_read_as_written_and_goes_in_part
     assert source.stat().st_size > 5 * COLD_LINK * SEND_TIMEOUT  # whole, its PUT fails every retry
     table = f"PACKED_{codec.upper()}_{os.getpid()}"
     conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
-    parts: list[int] = []
-
-    def before(statement: str) -> None:
-        if statement.startswith("PUT 'file://"):
-            parts.append(os.path.getsize(statement.split("'")[1].removeprefix("file://")))
-
-    proxy = TcpProxy(server.port, rate=COLD_LINK).start()
-    try:
-        sessions = Interceptor(before, server.connect_kwargs() | {"port": proxy.port})
-        result = sl.Loader(sessions(), table, progress="none", workers=1, connect=sessions).load([str(source)])
-    finally:
-        proxy.stop()
+    result, parts = over_the_link(server, table, [str(source)])
 
     assert result.ok, result.summary()
     assert table_facts(conn, table) == expected_facts([generated])
@@ -191,20 +171,7 @@ def test_small_files_over_a_slow_uplink_are_packed_no_bigger_than_a_put_can_carr
     assert sum(f.path.stat().st_size for f in files) > 5 * COLD_LINK * SEND_TIMEOUT
     table = f"PACKS_{os.getpid()}"
     conn.cursor().execute(sql.create_table(sql.QualifiedName.parse(table), DEMO_COLUMNS))
-    puts: list[int] = []
-
-    def before(statement: str) -> None:
-        if statement.startswith("PUT 'file://"):
-            puts.append(os.path.getsize(statement.split("'")[1].removeprefix("file://")))
-
-    proxy = TcpProxy(server.port, rate=COLD_LINK).start()
-    try:
-        sessions = Interceptor(before, server.connect_kwargs() | {"port": proxy.port})
-        result = sl.Loader(sessions(), table, progress="none", workers=1, connect=sessions, compression="none").load(
-            [str(f.path) for f in files]
-        )
-    finally:
-        proxy.stop()
+    result, puts = over_the_link(server, table, [str(f.path) for f in files], compression="none")
 
     assert result.ok, result.summary()
     assert table_facts(conn, table) == expected_facts(files)
