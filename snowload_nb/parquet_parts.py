@@ -48,13 +48,14 @@ def cut_parquet(
     path: Path,
     folder: Path,
     stem: str,
-    max_bytes: int,
+    max_bytes: Callable[[], int],
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Iterator[Part]:
     """Yield the file's slices, each once it is complete on disk; the file whole if it fits.
 
-    A part's `source_bytes` is its share of the file's size by rows, so progress stays in the
-    file's own bytes.
+    `max_bytes()` is asked as each slice starts, as a CSV's part size is: the link is measured
+    as the load goes, so a fast one's later slices grow. A part's `source_bytes` is its share of
+    the file's size by rows, so progress stays in the file's own bytes.
     """
     import pyarrow.parquet as pq  # here, not above: libparquet costs a CSV-only process 10 MB
 
@@ -65,37 +66,42 @@ def cut_parquet(
         raise Refused(f"cannot read it as Parquet to cut it for the link: {exc}") from None
     with source:
         rows = source.metadata.num_rows
-        pieces = pieces_for(size, rows, max_bytes)
-        if pieces == 1:
+        if pieces_for(size, rows, max_bytes()) == 1:
             yield Part(path, 1, size, size)
             return
-        per_piece = math.ceil(rows / pieces)
-        slices = _slices(source, per_piece, cancelled)
+
+        def slice_rows() -> int:
+            return math.ceil(rows / pieces_for(size, rows, max_bytes()))
+
         done = 0  # rows written so far
-        for number, batches in enumerate(slices, 1):
+        for number, batches in enumerate(_slices(source, slice_rows, cancelled), 1):
             out = folder / f"{stem}.{number:04d}.parquet"
             written = _write(source, out, batches)
             before, done = done, done + written
             yield Part(out, number, size * done // rows - size * before // rows, out.stat().st_size)
 
 
-def _slices(source: pq.ParquetFile, per_piece: int, cancelled: Callable[[], bool]) -> Iterator[list[pa.RecordBatch]]:
-    """The file's rows in runs of `per_piece`, as the record batches that hold them."""
+def _slices(
+    source: pq.ParquetFile, slice_rows: Callable[[], int], cancelled: Callable[[], bool]
+) -> Iterator[list[pa.RecordBatch]]:
+    """The file's rows in runs of `slice_rows()` (asked as each starts), as the record batches
+    that hold them."""
     pending: list[pa.RecordBatch] = []
     held = 0
+    wanted = slice_rows()
     try:
-        for batch in source.iter_batches(batch_size=min(per_piece, BATCH_ROWS), use_threads=False):
+        for batch in source.iter_batches(batch_size=min(wanted, BATCH_ROWS), use_threads=False):
             offset = 0
             while offset < batch.num_rows:
                 if cancelled():
                     raise Cancelled
-                take = min(per_piece - held, batch.num_rows - offset)
+                take = min(wanted - held, batch.num_rows - offset)
                 pending.append(batch.slice(offset, take))
                 held += take
                 offset += take
-                if held == per_piece:
+                if held == wanted:
                     yield pending
-                    pending, held = [], 0
+                    pending, held, wanted = [], 0, slice_rows()
     except pa.ArrowException as exc:
         raise Refused(f"cannot read it as Parquet to cut it for the link: {exc}") from None
     if pending:

@@ -424,9 +424,10 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             yield Part(path, number, size, size), Compression.NONE
         return
     limit = link_part_size(plan)
-    if source.format is FileFormat.PARQUET and _over(limit, source):
+    if source.format is FileFormat.PARQUET and limit is not None and source.size > limit:
         # Staged whole, its PUT could not go out within the send timeout: cut it by rows.
-        for part in cut_parquet(source.path, folder, source.stem, limit, job.cancel.is_set):
+        slice_bytes = _link_part_size_now(plan, limit)
+        for part in cut_parquet(source.path, folder, source.stem, slice_bytes, job.cancel.is_set):
             model.advance(job.index, Phase.COMPRESS, part.source_bytes)
             yield part, Compression.NONE
         return
@@ -499,6 +500,11 @@ def link_part_size(plan: LoadPlan) -> int | None:
     if picker is None or picker.local:
         return None
     return picker.part_size(plan.part_size)
+
+
+def _link_part_size_now(plan: LoadPlan, limit: int) -> Callable[[], int]:
+    """The link's part size as it is when asked (the picker measures the link as PUTs end)."""
+    return lambda: link_part_size(plan) or limit
 
 
 def staged_as(codec: Codec) -> Compression:

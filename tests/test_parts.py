@@ -163,7 +163,7 @@ def test_a_parquet_file_cut_in_slices_holds_its_rows_schema_and_size(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
 
-    parts = list(cut_parquet(source, out, "f", max_bytes=source.stat().st_size // 4))
+    parts = list(cut_parquet(source, out, "f", max_bytes=lambda: source.stat().st_size // 4))
 
     assert len(parts) >= 4 and [p.number for p in parts] == list(range(1, len(parts) + 1))
     assert sum(p.source_bytes for p in parts) == source.stat().st_size
@@ -175,19 +175,19 @@ def test_a_parquet_file_cut_in_slices_holds_its_rows_schema_and_size(tmp_path):
 def test_a_parquet_file_that_fits_goes_whole_and_one_that_cannot_be_read_is_refused(tmp_path):
     source = tmp_path / "f.parquet"
     pq.write_table(pa.table({"n": [1, 2, 3]}), source)
-    assert [p.path for p in cut_parquet(source, tmp_path, "f", max_bytes=1 << 20)] == [source]
+    assert [p.path for p in cut_parquet(source, tmp_path, "f", max_bytes=lambda: 1 << 20)] == [source]
 
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 not really")
     with pytest.raises(Refused, match="cannot read it as Parquet"):
-        list(cut_parquet(broken, tmp_path, "broken", max_bytes=4))
+        list(cut_parquet(broken, tmp_path, "broken", max_bytes=lambda: 4))
 
 
 def test_cutting_a_parquet_file_stops_when_the_load_is_cancelled(tmp_path):
     source = tmp_path / "f.parquet"
     pq.write_table(pa.table({"n": list(range(10_000))}), source)
     with pytest.raises(Cancelled):
-        list(cut_parquet(source, tmp_path, "f", max_bytes=1_000, cancelled=lambda: True))
+        list(cut_parquet(source, tmp_path, "f", max_bytes=lambda: 1_000, cancelled=lambda: True))
 
 
 def packed(data: bytes, compression: Compression) -> bytes:
@@ -234,7 +234,21 @@ def test_slices_of_mostly_distinct_values_carry_no_dictionary_and_stay_the_files
     out = tmp_path / "out"
     out.mkdir()
 
-    parts = list(cut_parquet(source, out, "f", max_bytes=source.stat().st_size // 8))
+    parts = list(cut_parquet(source, out, "f", max_bytes=lambda: source.stat().st_size // 8))
 
     assert len(parts) >= 8 and sum(p.staged_bytes for p in parts) <= source.stat().st_size
     assert pa.concat_tables(pq.read_table(p.path) for p in parts).equals(table)
+
+
+def test_slices_grow_when_the_link_turns_out_faster(tmp_path):
+    """The slice size is asked as each slice starts: once a PUT has shown a fast link, the rest of
+    the file goes in fewer, bigger slices instead of the cold guess's many small ones."""
+    source = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"n": list(range(100_000))}), source)
+    size = source.stat().st_size
+    asked = iter([size // 10, size // 10, size // 10])  # cold: a tenth each, then the link is fast
+
+    parts = list(cut_parquet(source, tmp_path, "f", max_bytes=lambda: next(asked, size * 2)))
+
+    assert len(parts) == 3, [p.staged_bytes for p in parts]
+    assert pa.concat_tables(pq.read_table(p.path) for p in parts).column("n").to_pylist() == list(range(100_000))
