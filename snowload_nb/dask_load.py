@@ -25,6 +25,7 @@ from typing import Any
 
 from . import sql
 from .atomic import Replacement, copy_all_or_nothing
+from .codec_plan import CodecPicker, is_loopback
 from .dask_progress import PartitionProgress
 from .dask_worker import UPLOAD, Staged, StageSpec, close_sessions, stage_partition, stop_event_name
 from .env import resolve_progress
@@ -43,6 +44,7 @@ from .sessions import SessionPool, exclusive_use
 from .sql import Compression, StagePath
 from .views import NullView, View, make_view
 from .views.refresher import Refresher
+from .watch import server_address
 
 _WAKE_INTERVAL = 0.1  # s: how soon the calling thread notices an interrupt or a cancel
 NEEDS_FACTORY = (
@@ -86,6 +88,7 @@ def begin(loader: Any, ddf: Any, chunk_rows: int | None, background: bool) -> Da
             chunk_rows=chunk_rows,
         )
         threads = sum(client.nthreads().values()) or 1
+        spec = dataclasses.replace(spec, part_bytes=_link_part_bytes(loader, threads))
         run = DaskRun(loader, client, ddf, spec, model, rows, meta_columns(meta), hold.pop_all())
     with run.discarded_on_interrupt():
         run.view = make_view(resolve_progress(loader.progress), threads, on_cancel=run.cancel, background=background)
@@ -123,6 +126,16 @@ def _worker_factory(loader: Any) -> Any:
                 f"so they cannot open sessions: {NEEDS_FACTORY}"
             ) from None
     return factory
+
+
+def _link_part_bytes(loader: Any, threads: int) -> int | None:
+    """What one worker's PUT can carry within the connector's send timeout over the link to the
+    server, as this session knows it (a cold link until a load here has measured it); None for a
+    server on this machine. Workers elsewhere may have another link: this is the best guess here."""
+    address = server_address(loader.conn)
+    if address is None or is_loopback(address[0]):
+        return None
+    return CodecPicker(None, workers=threads, server=address).part_size(loader.part_bytes)
 
 
 def _prepare_stage(loader: Any) -> bool:

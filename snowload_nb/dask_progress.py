@@ -53,9 +53,9 @@ class PartitionProgress:
                 self._busy[partition] = str(message.get("worker", ""))
             self._model.workers_busy(len(set(self._busy.values())))
             with contextlib.suppress(IllegalTransition):  # the load ended it meanwhile
-                self._apply(partition, step, int(message.get("bytes", 0)))
+                self._apply(partition, step, int(message.get("bytes", 0)), int(message.get("staged", 0)))
 
-    def _apply(self, partition: int, step: str, nbytes: int) -> None:
+    def _apply(self, partition: int, step: str, nbytes: int, staged: int = 0) -> None:
         i, model = self._indices[partition], self._model
         if step == CONVERT:
             model.begin(i, Phase.COMPRESS)
@@ -63,9 +63,9 @@ class PartitionProgress:
             self._converted(partition, nbytes)
         elif step == UPLOAD:
             model.begin(i, Phase.UPLOAD)
-        elif step == PART:
+        elif step == PART:  # `nbytes`: its share of the chunks' Parquet; `staged`: what went up
             model.begin(i, Phase.UPLOAD)
-            model.staged(i, nbytes)
+            model.staged(i, staged or nbytes)
             model.advance(i, Phase.UPLOAD, nbytes)
         elif step == STAGED:
             model.complete(i, Phase.UPLOAD)

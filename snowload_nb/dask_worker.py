@@ -13,6 +13,7 @@ worker was lost) stages the same files under the same names: a retried upload is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -28,6 +29,8 @@ from .errors import describe
 from .frames import prepare as prepare_frame
 from .inference import ColumnType, from_arrow
 from .ledger import Ledger
+from .parquet_parts import cut_parquet
+from .parts import Part
 from .sql import Compression, QualifiedName, StagePath
 
 # What each event says, in the order a partition goes through them; "part" carries a number.
@@ -45,6 +48,9 @@ class StageSpec:
     topic: str  # the Dask event topic the notebook listens on
     check_ledger: bool  # an append: a partition the table has loaded is not uploaded again
     chunk_rows: int | None = None
+    # What one PUT can carry over the link within the connector's send timeout, as the notebook
+    # sees the link; None: the server is on the notebook's machine, and nothing is cut.
+    part_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,20 +90,33 @@ def stage_partition(part: Any, index: int, spec: StageSpec) -> Staged:
                 return Staged(index, key, 0, frame.rows, nbytes, columns, already_loaded=True)
             report(UPLOAD, key=key)
             target = StagePath(spec.stage, key).child(spec.attempt)
-            for number, path in enumerate(paths, 1):
+            put = 0
+            for number, piece in enumerate(_staged_files(paths, folder, spec.part_bytes), 1):
                 if _stopped(spec):
                     break
-                _put(cursor, path, target, number)
-                report(PART, number=number, bytes=path.stat().st_size)
+                _put(cursor, piece.path, target, number)
+                report(PART, number=number, bytes=piece.source_bytes, staged=piece.staged_bytes)
+                put = number
             if _stopped(spec):  # the notebook may have tidied the stage before this PUT ended
                 cursor.execute(sql.remove(target))
                 return Staged(index, error=f"partition {index}: not staged, the load stopped")
         report(STAGED)
-        return staged
+        return dataclasses.replace(staged, parts=put)
     except Exception as exc:
         return Staged(index, error=f"partition {index} could not be staged: {describe(exc)}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _staged_files(paths: list[Path], folder: Path, part_bytes: int | None) -> Iterator[Part]:
+    """Each chunk's Parquet as it goes up: whole, or in slices of rows where one PUT over the link
+    could not carry it (its key is already made, from the whole chunks' bytes)."""
+    for path in paths:
+        size = path.stat().st_size
+        if part_bytes is None or size <= part_bytes:
+            yield Part(path, 1, size, size)
+        else:
+            yield from cut_parquet(path, folder, path.stem, lambda: part_bytes)
 
 
 def stop_event_name(attempt: str) -> str:

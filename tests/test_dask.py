@@ -362,3 +362,30 @@ def test_a_missing_table_without_create_table_fails_before_any_work(client, conn
 
     with pytest.raises(sl.LoadError, match="create_table=True"):
         sl.Loader(conn, f"DASK_MISSING_{os.getpid()}", progress="none").load_dataframe(ddf)
+
+
+def test_partitions_over_what_the_link_takes_go_up_in_slices_and_load_exactly(client, conn, monkeypatch, tmp_path):
+    """For a server elsewhere, a worker cuts each chunk's Parquet to what one PUT can carry over
+    the link within the send timeout (here shortened to 0.4 s: slices of 0.5 MB); the table holds
+    exactly the frame, and a re-run, whose key is the whole chunks' bytes, loads nothing."""
+    from snowflake.connector import storage_client
+
+    from snowload_nb import dask_load
+
+    monkeypatch.setattr(storage_client, "REQUEST_CONNECTION_TIMEOUT", 0.4)
+    monkeypatch.setattr(dask_load, "is_loopback", lambda host: False)
+    table = new_table(conn, "DASK_SLICED")
+    pdf = frame(120_000)
+    pdf["amount"] = np.random.default_rng(3).random(len(pdf))  # distinct values: Parquet a chunk cannot shrink
+    ddf = dd.from_pandas(pdf, npartitions=2)
+    pdf.iloc[:60_000].to_parquet(tmp_path / "one.parquet", index=False)
+    assert (tmp_path / "one.parquet").stat().st_size > 2 * 500_000  # each partition goes in several slices
+    loader = sl.Loader(conn, table, progress="none")
+
+    first = loader.load_dataframe(ddf)
+
+    assert first.ok, first.summary()
+    pd.testing.assert_frame_equal(read_back(conn, table), pdf, check_dtype=False)
+    again = loader.load_dataframe(ddf)
+    assert (again.count("skipped"), again.rows_loaded) == (2, 0)
+    assert count(conn, table) == len(pdf)

@@ -15,6 +15,7 @@ from conftest import Interceptor, table_facts
 
 import snowload_nb as sl
 from snowload_nb.compress import decompressing
+from snowload_nb.dask_worker import _staged_files
 from snowload_nb.errors import Cancelled, NotCsvText, Refused
 from snowload_nb.parquet_parts import cut_parquet, repeating_columns
 from snowload_nb.parts import split_csv
@@ -252,3 +253,19 @@ def test_slices_grow_when_the_link_turns_out_faster(tmp_path):
 
     assert len(parts) == 3, [p.staged_bytes for p in parts]
     assert pa.concat_tables(pq.read_table(p.path) for p in parts).column("n").to_pylist() == list(range(100_000))
+
+
+def test_a_dask_workers_chunks_go_whole_or_in_slices_by_the_link(tmp_path):
+    """A chunk one PUT can carry, or any for a server on the notebook's machine (None), goes up
+    as it is; a bigger one in slices of its rows, each numbered after its chunk."""
+    small, big = tmp_path / "chunk_00000.parquet", tmp_path / "chunk_00001.parquet"
+    pq.write_table(pa.table({"n": list(range(100))}), small)
+    pq.write_table(pa.table({"n": [i * 7919 for i in range(200_000)]}), big)
+
+    assert [p.path for p in _staged_files([small, big], tmp_path, None)] == [small, big]
+    pieces = list(_staged_files([small, big], tmp_path, big.stat().st_size // 3))
+    assert pieces[0].path == small and len(pieces) >= 4
+    assert all(p.path.name.startswith("chunk_00001.") for p in pieces[1:])
+    assert pa.concat_tables(pq.read_table(p.path) for p in pieces[1:]).column("n").to_pylist() == [
+        i * 7919 for i in range(200_000)
+    ]
