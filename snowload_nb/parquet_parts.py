@@ -73,39 +73,56 @@ def cut_parquet(
         def slice_rows() -> int:
             return math.ceil(rows / pieces_for(size, rows, max_bytes()))
 
-        done = 0  # rows written so far
-        for number, batches in enumerate(_slices(source, slice_rows, cancelled), 1):
-            out = folder / f"{stem}.{number:04d}.parquet"
-            written = _write(source, out, batches)
+        done = 0  # rows in the slices finished so far
+        for number, (out, written) in enumerate(_write_slices(source, folder, stem, slice_rows, cancelled), 1):
             before, done = done, done + written
             yield Part(out, number, size * done // rows - size * before // rows, out.stat().st_size)
 
 
-def _slices(
-    source: pq.ParquetFile, slice_rows: Callable[[], int], cancelled: Callable[[], bool]
-) -> Iterator[list[pa.RecordBatch]]:
-    """The file's rows in runs of `slice_rows()` (asked as each starts), as the record batches
-    that hold them."""
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    wanted = slice_rows()
+def _write_slices(
+    source: pq.ParquetFile,
+    folder: Path,
+    stem: str,
+    slice_rows: Callable[[], int],
+    cancelled: Callable[[], bool],
+) -> Iterator[tuple[Path, int]]:
+    """Each slice's file and rows, once it is written: `slice_rows()` rows (asked as it starts),
+    streamed a batch at a time, so memory holds a batch and never a whole slice. A slice keeps a
+    dictionary for the columns whose values repeat in the batch it starts with."""
+    import pyarrow.parquet as pq
+
+    options = _writer_options(source)
+    writer: pq.ParquetWriter | None = None
+    out, held, wanted, number = folder, 0, slice_rows(), 0
     try:
-        for batch in source.iter_batches(batch_size=min(wanted, BATCH_ROWS), use_threads=False):
+        for batch in source.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
             offset = 0
             while offset < batch.num_rows:
                 if cancelled():
                     raise Cancelled
+                if writer is None:
+                    number += 1
+                    out = folder / f"{stem}.{number:04d}.parquet"
+                    dictionary = repeating_columns(pa.Table.from_batches([batch]))
+                    writer = pq.ParquetWriter(out, source.schema_arrow, use_dictionary=dictionary, **options)
                 take = min(wanted - held, batch.num_rows - offset)
-                pending.append(batch.slice(offset, take))
+                writer.write_batch(batch.slice(offset, take))
                 held += take
                 offset += take
                 if held == wanted:
-                    yield pending
-                    pending, held, wanted = [], 0, slice_rows()
+                    writer.close()
+                    writer = None
+                    yield out, held
+                    held, wanted = 0, slice_rows()
+        if writer is not None:
+            writer.close()
+            writer = None
+            yield out, held
     except pa.ArrowException as exc:
         raise Refused(f"cannot read it as Parquet to cut it for the link: {exc}") from None
-    if pending:
-        yield pending
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def repeating_columns(table: pa.Table) -> list[str] | bool:
@@ -130,16 +147,6 @@ def repeating_columns(table: pa.Table) -> list[str] | bool:
         if distinct <= MOSTLY_DISTINCT * len(column):
             kept.append(name)
     return kept
-
-
-def _write(source: pq.ParquetFile, out: Path, batches: list[pa.RecordBatch]) -> int:
-    """One slice as a Parquet file written as the source was; returns its rows."""
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_batches(batches, schema=source.schema_arrow)
-    options = _writer_options(source)
-    pq.write_table(table, out, use_dictionary=repeating_columns(table), **options)  # type: ignore[arg-type]
-    return table.num_rows
 
 
 def _writer_options(source: pq.ParquetFile) -> dict[str, object]:
