@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import decimal
 import hashlib
-import math
 import os
 import threading
 from collections import Counter
@@ -27,13 +26,13 @@ import pyarrow as pa
 
 from .errors import FrameError, UnsupportedType
 from .inference import from_arrow, sql_columns
+from .parquet_parts import pieces_for, repeating_columns
 from .schema import name_problem
 from .sql import Compression, FileFormat
 
 # A chunk of about this much Arrow memory: small enough that several are written, uploaded and
 # copied at once, large enough that per-file overhead stays small.
 CHUNK_BYTES = 16_000_000
-_PARQUET_SLACK = 1.1  # a slice's file is a little over its share of the whole: its own footer and pages
 SIZE_SAMPLE_ROWS = 10_000  # rows measured to size chunks: measuring all of a big frame takes seconds
 PARQUET_COMPRESSION = "snappy"
 _CHECK_ROWS = 100_000  # Python objects are test-converted this many rows at a time
@@ -280,8 +279,6 @@ class FrameChunk:
         """Rows as Parquet; the whole chunk always the same way, as its key is its bytes' hash."""
         import pyarrow.parquet as pq  # here, not above: libparquet costs a CSV-only process 10 MB
 
-        from .parquet_parts import repeating_columns
-
         with self.frame.converting:
             table = self.frame.slice(start, stop)
             dictionary = True if whole else repeating_columns(table)
@@ -311,8 +308,8 @@ class FrameChunk:
         """
         whole = self.write(folder)
         rows = self.stop - self.start
-        pieces = 1 if max_bytes is None else min(rows, math.ceil(whole.stat().st_size * _PARQUET_SLACK / max_bytes))
-        if pieces <= 1:
+        pieces = 1 if max_bytes is None else pieces_for(whole.stat().st_size, rows, max_bytes)
+        if pieces == 1:
             return [whole]
         bounds = [self.start + rows * k // pieces for k in range(pieces + 1)]
         paths = [folder / f"chunk_{self.number:05d}.{k + 1:04d}.parquet" for k in range(pieces)]

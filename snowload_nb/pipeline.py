@@ -424,14 +424,15 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
             yield Part(path, number, size, size), Compression.NONE
         return
     limit = link_part_size(plan)
-    if source.format is FileFormat.PARQUET and limit is not None and source.size > limit:
-        # Staged whole, its PUT could not go out within the send timeout: cut it by rows.
-        slice_bytes = _link_part_size_now(plan, limit)
+    over = limit is not None and source.size > limit  # staged whole, its PUT could not go out in time
+    if source.format is FileFormat.PARQUET and over:
+        # Cut by rows, each slice sized as it starts (the link is measured as PUTs end).
+        slice_bytes = _link_part_size_now(plan)
         for part in cut_parquet(source.path, folder, source.stem, slice_bytes, job.cancel.is_set):
             model.advance(job.index, Phase.COMPRESS, part.source_bytes)
             yield part, Compression.NONE
         return
-    if source.format is FileFormat.PARQUET or (source.compression is not Compression.NONE and not _over(limit, source)):
+    if source.format is FileFormat.PARQUET or (source.compression is not Compression.NONE and not over):
         # Already compressed (Parquet compresses its own columns): staging it again costs only time.
         local = folder / source.staged_name
         link_or_copy(source.path, local)
@@ -439,11 +440,6 @@ def _parts(job: _Job, folder: Path) -> Iterator[tuple[Part, Compression]]:
         yield Part(local, 1, source.size, source.size), source.compression
         return
     yield from _csv_parts(job, folder, source)
-
-
-def _over(limit: int | None, source: SourceFile) -> bool:
-    """Whether the file, staged whole, could not go out over the link within the send timeout."""
-    return limit is not None and source.size > limit
 
 
 def _csv_parts(job: _Job, folder: Path, source: SourceFile) -> Iterator[tuple[Part, Compression]]:
@@ -502,9 +498,10 @@ def link_part_size(plan: LoadPlan) -> int | None:
     return picker.part_size(plan.part_size)
 
 
-def _link_part_size_now(plan: LoadPlan, limit: int) -> Callable[[], int]:
-    """The link's part size as it is when asked (the picker measures the link as PUTs end)."""
-    return lambda: link_part_size(plan) or limit
+def _link_part_size_now(plan: LoadPlan) -> Callable[[], int]:
+    """The link's part size as it is when asked (the picker measures the link as PUTs end);
+    with no link, the plan's part size."""
+    return lambda: link_part_size(plan) or plan.part_size
 
 
 def staged_as(codec: Codec) -> Compression:
