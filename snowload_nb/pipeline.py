@@ -27,7 +27,7 @@ from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
 from .codec_choice import NONE, Codec, gzip
-from .codec_plan import AUTO_DEFAULT, CodecPicker
+from .codec_plan import CodecPicker
 from .compress import decompressing
 from .copy_errors import explain
 from .errors import Cancelled, GaveUp, Rejected, ServerGone, SourceChanged, describe
@@ -116,7 +116,7 @@ class LoadPlan:
         """How a batch of small files is staged: as forced, or under auto as it stages before
         the link is measured (batches are formed before the load has measured anything)."""
         if self.codecs is not None:
-            return self.codecs.forced or AUTO_DEFAULT
+            return self.codecs.forced or self.codecs.cold
         return gzip(self.compression_level) if self.compression_level is not None else NONE
 
     @property

@@ -153,8 +153,8 @@ def test_the_codecs_are_timed_on_a_thread_of_their_own_before_the_files_start(co
 
 
 def test_a_load_of_small_files_only_times_no_codecs(conn, table, tmp_path, monkeypatch):
-    """Small files share batches, which stage at auto's default: timing the codecs for them
-    would be work nothing uses."""
+    """Small files share batches, which stage at auto's default (none, the server being on this
+    machine): timing the codecs for them would be work nothing uses."""
     timed: list[str] = []
     measure = codec_plan.measure_codecs
     monkeypatch.setattr(codec_plan, "measure_codecs", lambda *a, **k: timed.append("timed") or measure(*a, **k))
@@ -163,9 +163,25 @@ def test_a_load_of_small_files_only_times_no_codecs(conn, table, tmp_path, monke
     result = sl.Loader(conn, table, progress="none", compression="auto").load([str(f.path) for f in sources])
 
     assert result.ok, result.summary()
-    assert [(f.codec, f.compression_level) for f in result.files] == [("zstd", 3)] * 3
+    assert [(f.codec, f.compression_level) for f in result.files] == [("none", None)] * 3
     assert timed == []
     assert table_facts(conn, table) == expected_facts(sources)
+
+
+def test_a_server_on_this_machine_gets_plain_csv_before_anything_is_measured(conn, table, tmp_path, monkeypatch):
+    """Bytes to a server on this machine cross memory, not a network: compressing them gains
+    nothing and its decompressing takes these same cores. So before any PUT has ended, auto
+    stages plain CSV for it, and says why."""
+    monkeypatch.setattr(codec_plan, "_SESSION", {})  # a session that never loaded there
+    source = write_csv(tmp_path / "big.csv", 0, 1, 60_000)
+
+    result = sl.Loader(conn, table, progress="none", compression="auto").load([str(source.path)])
+
+    assert result.ok, result.summary()
+    (loaded,) = result.files
+    assert loaded.codec == "none" and loaded.staged_bytes >= source.path.stat().st_size  # as written
+    assert result.compression == "auto: none (server on this machine, no upload measured yet)"
+    assert table_facts(conn, table) == expected_facts([source])
 
 
 def test_a_rerun_under_another_codec_loads_nothing_twice(conn, table, tmp_path):
