@@ -141,12 +141,21 @@ class CodecPicker:
     def rates(self) -> Rates:
         return Rates(
             codecs=self._codecs or (),
-            link=self.link.rate,
+            link=self._link_rate(),
             cores=self.cores,
             # Our CPU in a PUT is mostly its fixed cost (about 10 ms here), not per byte: not counted.
             server_cpu=self._server_cpu(),
             local=self.local,
         )
+
+    def _link_rate(self) -> float | None:
+        """The link's rate as the chooser should weigh it. To a server on this machine, only once
+        PUT sizes tell its fixed cost from its bytes: read as bytes (the cautious reading, right for
+        a network), loopback's fixed costs look like a slow link, and 4 MB plain PUTs sent the
+        next files at zstd for nothing."""
+        if self.local and not self.link.sloped:
+            return None
+        return self.link.rate
 
     def part_size(self, default: int) -> int:
         """Staged bytes of the next part: `default`, or less where the link could not take it
@@ -165,7 +174,7 @@ class CodecPicker:
             codec = decision.codec
             why = decision.why
             if decision.seconds_per_mb is None and self.local:
-                why = f"server on this machine, {why}"
+                why = "server on this machine, its link not measured yet"
             note = f"auto: {codec.label(self._isal)} ({why})"
         with self._lock:
             self._choices.setdefault(index, []).append(codec)

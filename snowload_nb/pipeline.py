@@ -457,8 +457,7 @@ def _csv_parts(job: _Job, folder: Path, source: SourceFile) -> Iterator[tuple[Pa
         def part_codec(number: int) -> Codec:
             return picker.pick(job.index)
 
-        def part_sizes() -> int:
-            return picker.part_size(plan.part_size)
+        part_sizes = _link_part_size_now(plan)
 
     with open(source.path, "rb") as raw, decompressing(raw, source.compression) as stream:
         read = 0  # bytes of the file on disk

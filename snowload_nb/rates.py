@@ -130,6 +130,13 @@ class LinkMeter:
         self._last = now
 
     @property
+    def sloped(self) -> bool:
+        """Whether the PUTs' sizes spread enough to tell a PUT's fixed cost from its bytes."""
+        with self._lock:
+            n, sx, _, sxx, _ = self._sums
+        return n > 0 and sx > 0 and _apart(n, sx, sxx)
+
+    @property
     def rate(self) -> float | None:
         """Staged bytes per second over all PUTs together; None before one ended."""
         with self._lock:

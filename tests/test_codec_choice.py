@@ -177,6 +177,30 @@ def test_two_small_puts_tell_the_link_from_a_puts_fixed_cost(mb_per_s, picks):
     assert choose(Rates(CODECS, meter.rate, 2), default=gzip(1)).codec in picks
 
 
+def test_a_server_on_this_machine_stays_plain_until_put_sizes_tell_its_link_from_fixed_costs():
+    """Loopback PUTs of alike sizes, mostly fixed cost: read as bytes, a slow link. To a server
+    elsewhere that cautious reading compresses; to one on this machine it keeps plain CSV, until
+    PUTs of other sizes show the link really is slow (a tunnel behind a loopback address)."""
+    clock = FakeClock()
+    remote, local = CodecPicker(None, workers=4), CodecPicker(None, workers=4, local=True)
+    for picker in (remote, local):
+        picker.link = LinkMeter(clock)
+        picker._codecs = CODECS
+        for _ in range(4):  # 4 MB plain PUTs of 0.15 s each: 27 MB/s if it were all bytes
+            with picker.uploading(4 * MB):
+                clock.now += 0.15
+
+    assert remote.pick(0).compressed
+    assert local.pick(0) == NONE
+    assert local.note == "auto: none (server on this machine, its link not measured yet)"
+
+    for size in (1, 8, 2, 8):  # then sizes apart, at a real 2.5 MB/s
+        with local.uploading(size * MB):
+            clock.now += 0.05 + size / 2.5
+    assert local.link.sloped
+    assert local.pick(1) in HIGH
+
+
 @pytest.mark.parametrize(("mb_per_s", "part_mb"), [(None, 3.125), (2.5, 3.125), (1, 1.25), (100, 100), (0.1, 0.5)])
 def test_a_part_is_what_a_workers_share_of_the_link_sends_in_half_the_connectors_send_timeout(mb_per_s, part_mb):
     """Four workers, the connector's 10 s: 20 Mbit/s gets 3 MB parts, as does a link not yet
