@@ -311,9 +311,9 @@ def add_load_arguments(load: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--compression",
         choices=COMPRESSIONS,
-        default="gzip",
-        help="how CSV is compressed before upload (default gzip; gzip or zstd at the level below; auto: the "
-        "codec and level that finish soonest at the measured link and compression rates; none sends it as it is)",
+        default="auto",
+        help="how CSV is compressed before upload (default auto: the codec and level that finish soonest at "
+        "the measured link and compression rates; gzip or zstd at the level below; none sends it as it is)",
     )
     levels = level_range()
     load.add_argument(

@@ -94,7 +94,7 @@ class Loader:
         create_table: bool = False,
         connect: Callable[[], Any] | None = None,
         format: str = "auto",
-        compression: str = "gzip",
+        compression: str = "auto",
         compression_level: int | None = None,
         part_size_mb: float = DEFAULT_PART_SIZE_MB,
         force: bool = False,

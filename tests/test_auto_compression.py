@@ -168,19 +168,27 @@ def test_a_load_of_small_files_only_times_no_codecs(conn, table, tmp_path, monke
     assert table_facts(conn, table) == expected_facts(sources)
 
 
-def test_a_server_on_this_machine_gets_plain_csv_before_anything_is_measured(conn, table, tmp_path, monkeypatch):
-    """Bytes to a server on this machine cross memory, not a network: compressing them gains
-    nothing and its decompressing takes these same cores. So before any PUT has ended, auto
-    stages plain CSV for it, and says why."""
+def test_by_default_a_server_on_this_machine_gets_plain_csv_before_anything_is_measured(
+    conn, table, tmp_path, monkeypatch
+):
+    """Auto is the default. Bytes to a server on this machine cross memory, not a network:
+    compressing them gains nothing and its decompressing takes these same cores. So before any
+    PUT has ended, auto stages plain CSV for it, and says why."""
     monkeypatch.setattr(codec_plan, "_SESSION", {})  # a session that never loaded there
-    source = write_csv(tmp_path / "big.csv", 0, 1, 60_000)
+    source = write_csv(tmp_path / "big.csv", 0, 1, 60_000)  # 3.4 MB: over a cold link's part
+    parts: list[int] = []  # auto picks a codec for each part
+    pick = codec_plan.CodecPicker.pick
+    monkeypatch.setattr(
+        codec_plan.CodecPicker, "pick", lambda picker, index: parts.append(index) or pick(picker, index)
+    )
 
-    result = sl.Loader(conn, table, progress="none", compression="auto").load([str(source.path)])
+    result = sl.Loader(conn, table, progress="none").load([str(source.path)])
 
     assert result.ok, result.summary()
     (loaded,) = result.files
     assert loaded.codec == "none" and loaded.staged_bytes >= source.path.stat().st_size  # as written
-    assert result.compression == "auto: none (server on this machine, no upload measured yet)"
+    assert result.compression == "auto: none (server on this machine, its link not measured yet)"
+    assert parts == [0]  # no link to cut for: one part, as part_size_mb says
     assert table_facts(conn, table) == expected_facts([source])
 
 
