@@ -36,6 +36,9 @@ AUTO_DEFAULT = zstd(3)
 # CPU-s against 3.4. A loopback address may still hide a slow link (a tunnel): later parts follow
 # what the PUTs measure, as elsewhere.
 LOCAL_DEFAULT = NONE
+# Seconds of a PUT to a server on this machine that are not its bytes: four parallel first PUTs
+# took 0.14-0.19 s each here, most of it fixed (branch i16-probe).
+LOCAL_PUT_FIXED = 0.25
 SAMPLE_BYTES = 1 << 18  # what each candidate is timed on: ratios settle well before this
 # The connector writes a PUT's body on a socket whose timeout is its connect timeout (10 s), and
 # Python's sendall holds to that in total: a part that cannot be pushed out within it fails, and
@@ -149,12 +152,13 @@ class CodecPicker:
         )
 
     def _link_rate(self) -> float | None:
-        """The link's rate as the chooser should weigh it. To a server on this machine, only once
-        PUT sizes tell its fixed cost from its bytes: read as bytes (the cautious reading, right for
-        a network), loopback's fixed costs look like a slow link, and 4 MB plain PUTs sent the
-        next files at zstd for nothing."""
+        """The link's rate as the chooser should weigh it. To a server on this machine, until PUT
+        sizes tell its fixed cost from its bytes, only the time past a loopback PUT's fixed cost
+        counts: read as bytes (the cautious reading, right for a network), that cost looks like a
+        slow link, and 4 MB plain PUTs sent the next files at zstd for nothing. A tunnel's slow
+        link behind a loopback address still shows in the time past it."""
         if self.local and not self.link.sloped:
-            return None
+            return self.link.rate_past(LOCAL_PUT_FIXED)
         return self.link.rate
 
     def part_size(self, default: int) -> int:

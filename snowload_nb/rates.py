@@ -136,6 +136,15 @@ class LinkMeter:
             n, sx, _, sxx, _ = self._sums
         return n > 0 and sx > 0 and _apart(n, sx, sxx)
 
+    def rate_past(self, fixed: float) -> float | None:
+        """The rate if each PUT's first `fixed` seconds were its fixed cost: the hopeful reading,
+        for a link that may be no network at all. None while that leaves the bytes no time."""
+        with self._lock:
+            n, sx, sy, _, _ = self._sums
+            overlap = max(self._overlap.rate() or 1.0, 1.0)
+        spent = sy - n * fixed
+        return overlap * sx / spent if n > 0 and sx > 0 and spent > 0 else None
+
     @property
     def rate(self) -> float | None:
         """Staged bytes per second over all PUTs together; None before one ended."""

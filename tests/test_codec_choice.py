@@ -201,6 +201,20 @@ def test_a_server_on_this_machine_stays_plain_until_put_sizes_tell_its_link_from
     assert local.pick(1) in HIGH
 
 
+def test_a_slow_link_behind_a_loopback_address_shows_even_in_puts_of_alike_sizes():
+    """A tunnel: 4 MB PUTs of 2 s each are far past what a PUT here costs: compress."""
+    clock = FakeClock()
+    local = CodecPicker(None, workers=4, local=True)
+    local.link = LinkMeter(clock)
+    local._codecs = CODECS
+    for _ in range(4):
+        with local.uploading(4 * MB):
+            clock.now += 2.0
+
+    assert not local.link.sloped
+    assert local.pick(0) in HIGH
+
+
 @pytest.mark.parametrize(("mb_per_s", "part_mb"), [(None, 3.125), (2.5, 3.125), (1, 1.25), (100, 100), (0.1, 0.5)])
 def test_a_part_is_what_a_workers_share_of_the_link_sends_in_half_the_connectors_send_timeout(mb_per_s, part_mb):
     """Four workers, the connector's 10 s: 20 Mbit/s gets 3 MB parts, as does a link not yet
