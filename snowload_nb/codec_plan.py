@@ -31,10 +31,9 @@ if TYPE_CHECKING:
 # learn the link cost more than it saved: a PUT's fixed cost varies by more than a megabyte's upload.
 AUTO_DEFAULT = zstd(3)
 # A server on this machine (the embedded default) is reached through memory, not a network: nothing
-# is gained by shrinking what it receives, and its decompressing would take these same cores. In
-# one run of 6 loads each (8 files, 109 MB), none took 1.57 s against ISA-L 1's 1.96 s, with 2.6
-# CPU-s against 3.4. A loopback address may still hide a slow link (a tunnel): later parts follow
-# what the PUTs measure, as elsewhere.
+# is gained by shrinking what it receives, and its decompressing would take these same cores: in
+# bench_load (RESULTS.md, 0f9ccce) loads so staged took 0.81-0.84 of ISA-L 1's time. A loopback
+# address may still hide a slow link (a tunnel): later parts follow what the PUTs measure.
 LOCAL_DEFAULT = NONE
 # Seconds of a PUT to a server on this machine that are not its bytes: four parallel first PUTs
 # took 0.14-0.19 s each here, most of it fixed (branch i16-probe).
