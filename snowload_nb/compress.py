@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip as _gzip
+import io
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
@@ -103,19 +104,27 @@ def _zstd_reader(raw: BinaryIO) -> Any:
 _READERS = {Compression.GZIP: _gzip_reader, Compression.ZSTD: _zstd_reader}
 
 
-class _Restartable:
+class _Restartable(io.BufferedIOBase):
     """A decompressing reader that can start again from the top: a bad byte's line number is
     found by reading the file again (parts.py). zstd's reader cannot seek backwards, and older
-    python-isal readers of several gzip members seek back wrong, so each restart opens anew."""
+    python-isal readers of several gzip members seek back wrong, so each restart opens anew.
+    A binary stream as `io` knows one, so a text wrapper can read it as lines."""
 
     def __init__(self, raw: BinaryIO, reader: Callable[[BinaryIO], Any]) -> None:
+        super().__init__()
         self._raw = raw
         self._reader = reader
         self._start = raw.tell()
         self._stream = reader(raw)
 
-    def read(self, size: int = -1) -> bytes:
-        return self._stream.read(size)
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._stream.read(-1 if size is None else size)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if (offset, whence) != (0, 0):
@@ -127,3 +136,4 @@ class _Restartable:
 
     def close(self) -> None:
         self._stream.close()
+        super().close()

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gzip
 import io
 import re
 from collections.abc import Iterator
 from typing import IO, Any
 
+from .compress import decompressing
 from .diagnose import wrong_field_count
 from .formatting import plural
 from .sources import SourceFile
@@ -65,13 +65,9 @@ _MAX_SCAN_LINES = 10_000_000  # past this, a line is not worth the wait: the ser
 def explain(error: str, source: Any) -> str:
     """`error` (the server's, as `describe` gave it) with what it means for this file put first:
     its name, the line and the columns; unchanged when it is not a mismatch we know, or the
-    source is not a CSV file we can read again (a DataFrame chunk, Parquet, zstd)."""
+    source is not a CSV file we can read again (a DataFrame chunk, Parquet)."""
     server = _ADVICE.sub("", error).strip()
-    if not (
-        isinstance(source, SourceFile)
-        and source.format is FileFormat.CSV
-        and source.compression in (Compression.NONE, Compression.GZIP)
-    ):
+    if not (isinstance(source, SourceFile) and source.format is FileFormat.CSV):
         return server
     try:
         ours = _count_mismatch(server, source) or _type_mismatch(server, source)
@@ -152,7 +148,8 @@ def _line_with(source: SourceFile, index: int, value: str) -> int | None:
         return next((n for n, row in rows if index < len(row) and row[index] == value), None)
 
 
-def _open_text(source: SourceFile) -> IO[str]:
-    if source.compression is Compression.GZIP:
-        return io.TextIOWrapper(gzip.open(source.path), encoding="utf-8", errors="replace", newline="")
-    return open(source.path, encoding="utf-8", errors="replace", newline="")
+@contextlib.contextmanager
+def _open_text(source: SourceFile) -> Iterator[IO[str]]:
+    """The file's text as written: every gzip member or zstd frame of a compressed one."""
+    with open(source.path, "rb") as raw, decompressing(raw, source.compression) as stream:
+        yield io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")

@@ -14,6 +14,7 @@ import subprocess
 import uuid
 
 import pytest
+import zstandard
 from conftest import VENV_BIN, expected_facts, table_facts
 
 from snowload_nb import cli
@@ -202,6 +203,25 @@ def test_a_value_of_the_wrong_type_names_the_file_the_line_and_the_column(tmp_pa
     error = document["files"][0]["error"]
     assert error.startswith("typed.csv, line 4, column \"A\": 'abc' is not a number · the server said: ")
     assert "abc" in error.split("the server said: ", 1)[1]  # the server's own text follows
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_a_compressed_files_rejected_rows_are_named_by_file_and_line(tmp_path, capsys, conn, codec):
+    """Read again as written, every gzip member and zstd frame (the bad row is in the second)."""
+    table = two_columns(conn)
+    head, tail = b"A,B\n1,x\n", b"2,y\nabc,z\n"
+    if codec == "gzip":
+        data, name = gzip.compress(head) + gzip.compress(tail), "typed.csv.gz"
+    else:
+        frames = zstandard.ZstdCompressor()
+        data, name = frames.compress(head) + frames.compress(tail), "typed.csv.zst"
+    (tmp_path / name).write_bytes(data)
+
+    status, document = load(capsys, str(tmp_path / name), "--table", table)
+
+    assert status == cli.EXIT_FAILED
+    error = document["files"][0]["error"]
+    assert error.startswith(f"{name}, line 4, column \"A\": 'abc' is not a number · the server said: ")
 
 
 def test_a_header_wider_than_the_table_names_its_column_and_the_flag_that_loads_it(tmp_path, capsys, conn):
