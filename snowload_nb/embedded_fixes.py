@@ -29,6 +29,10 @@
   every file) and reads every file twice for its checksum, once to ask whether it is already
   there: about a tenth of a load's CPU on the client that Snowflake never costs it. Here the
   answer carries the options, as Snowflake's does.
+- fakesnow describes each result's columns by running its statement again as `DESCRIBE`, on the
+  server's one event-loop thread, where every other request waits meanwhile: in a load, about a
+  quarter of the server's busy time. Snowflake answers with the columns of the result itself, and
+  so does the server here, from the types DuckDB gave them as the statement ran.
 - Any other database error fakesnow does not translate (a CSV DuckDB cannot read, for one) is
   likewise HTTP 500 and minutes of retries for a statement that fails the same way every time;
   Snowflake answers such statements with an error at once, and so does the server here.
@@ -77,6 +81,7 @@ def apply() -> None:
         _read_positional_columns()
         _read_zstd()
         _answer_put_with_its_options()
+        _describe_results_as_they_ran()
         threading.Thread(target=_reap_idle_transactions, name="snowload-embedded-reaper", daemon=True).start()
         # sqlglot warns that it parses REMOVE as a bare command: that is what the patch expects.
         logging.getLogger("sqlglot").addFilter(lambda record: not str(record.msg).startswith("'REMOVE @"))
@@ -207,6 +212,42 @@ def _answer_put_with_its_options() -> None:
         return transformed
 
     transforms.put_stage = with_options
+
+
+def _describe_results_as_they_ran() -> None:
+    """A result's columns are described by the types DuckDB gave them as the statement ran.
+
+    DuckDB's description of the run names the very types its `DESCRIBE` would (both are its
+    binder's answer). A result restored from an earlier statement (RESULT_SCAN), or one whose
+    columns do not match that description, is described fakesnow's way.
+    """
+    from fakesnow.cursor import FakeSnowflakeCursor
+
+    run = FakeSnowflakeCursor._execute
+    describe = FakeSnowflakeCursor._describe_last_sql
+
+    def running(self: Any, transformed: Any, *args: Any, **kwargs: Any) -> Any:
+        self._snowload_described = None
+        outcome = run(self, transformed, *args, **kwargs)
+        table, columns = self._arrow_table, self._duck_conn.description
+        if (
+            table is not None
+            and columns is not None
+            and not transformed.args.get("result_scan_sfqid")
+            and [column[0] for column in columns] == table.column_names
+        ):
+            rows = [(name, str(kind), "YES", None, None, None) for name, kind, *_ in columns]
+            self._snowload_described = (table, rows)
+        return outcome
+
+    def described(self: Any) -> list[Any]:
+        known = getattr(self, "_snowload_described", None)
+        if known is not None and known[0] is self._arrow_table:
+            return list(known[1])
+        return describe(self)  # type: ignore[no-any-return]
+
+    FakeSnowflakeCursor._execute = running  # type: ignore[method-assign]
+    FakeSnowflakeCursor._describe_last_sql = described  # type: ignore[method-assign]
 
 
 def _statement_error(exc: Exception) -> Exception:
