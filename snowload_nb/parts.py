@@ -134,6 +134,23 @@ def split_csv(
             current.abort()
 
 
+def check_csv_text(
+    source: BinaryIO,
+    *,
+    on_chunk: Callable[[int], None] = lambda n: None,
+    cancelled: Callable[[], bool] = lambda: False,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
+    """Read `source` to its end, checked as `split_csv` checks what it writes; the bytes read.
+
+    For a file staged as it is: its text is checked here, and its PUT reads the file itself.
+    """
+    reader = _Chunks(source, chunk_size, on_chunk, cancelled)
+    for _ in reader:
+        pass
+    return reader.offset
+
+
 def _quote_parity(chunk: bytes, pos: int) -> int:
     """Quotes in chunk[pos:], mod 2. numpy counts bytes four times faster than bytes.count."""
     return int(np.count_nonzero(np.frombuffer(chunk, np.uint8, offset=pos) == _QUOTE)) & 1
@@ -215,6 +232,11 @@ class _Chunks:
             at = self._offset - len(pending) + exc.start
             byte = (pending + data)[exc.start]
             raise NotCsvText(_not_utf8(self._line_at(at), byte, at)) from None
+
+    @property
+    def offset(self) -> int:
+        """Bytes read so far."""
+        return self._offset
 
     def _line_at(self, offset: int) -> int:
         """The physical line of a byte: counted only on the way to an error, by reading again."""

@@ -35,7 +35,7 @@ from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
 from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
 from .parquet_parts import cut_parquet
-from .parts import Part, split_csv
+from .parts import Part, check_csv_text, split_csv
 from .schema import check_row_widths
 from .sessions import SessionPool
 from .sources import SourceFile
@@ -180,6 +180,7 @@ def load_file(
     job = _Job(index, source, plan, model, sessions, uploads, cancel)
     folder = plan.workdir / f"{index:06d}"
     in_flight: list[Future[None]] = []
+    sent: list[int] = []  # parts whose PUT began
     if cancel.is_set():
         if plan.outage.reason is not None:  # halted because the server is gone, not by the user
             end_quietly(model, index, FileState.FAILED, error=f"{NOT_TRIED} ({plan.outage.reason})")
@@ -196,7 +197,7 @@ def load_file(
         if isinstance(source, SourceFile) and source.key in plan.fields:
             check_row_widths(source, job.check)  # a COPY by name would load a short row's gap as NULL
         folder.mkdir(mode=0o700)
-        staged = _stage_all(job, folder, in_flight)
+        staged = _stage_all(job, folder, in_flight, sent)
         if staged is None:  # nothing after the header: no part was written
             _finish_empty(job)
             return None
@@ -215,6 +216,8 @@ def load_file(
             end_quietly(model, index, FileState.CANCELLED, error="cancelled before it finished")
     except Exception as exc:
         _settle(in_flight)
+        if sent and staged is None:  # the parts it sent can never load: not left on the stage
+            clean_stage(job.target, sessions, plan)
         end_quietly(model, index, FileState.FAILED, error=describe(exc))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -377,7 +380,7 @@ def clean_stage(folder: StagePath | StagedFile, sessions: SessionPool, plan: Loa
         logger.debug("could not remove %s from the stage: %s", folder.sql, describe(exc))
 
 
-def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Staged | None:
+def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]], sent: list[int]) -> Staged | None:
     """Write and upload every part, one upload in flight while the next part is written."""
     staged = None
     for part, compression in _parts(job, folder):
@@ -387,6 +390,7 @@ def _stage_all(job: _Job, folder: Path, in_flight: list[Future[None]]) -> Staged
             in_flight.pop().result()  # bounded: at most one part waits on disk per file
         job.model.begin(job.index, Phase.UPLOAD)
         in_flight.append(job.uploads.submit(_upload, job, part, compression))
+        sent.append(part.number)
     if staged is None:
         return None
     job.model.complete(job.index, Phase.COMPRESS)
@@ -451,13 +455,18 @@ def _csv_parts(job: _Job, folder: Path, source: SourceFile) -> Iterator[tuple[Pa
     part_codec: Callable[[int], Codec] | None = None
     part_sizes: Callable[[], int] | None = None
     picker = plan.codecs
+    first = gzip(plan.compression_level) if plan.compression_level is not None else NONE
     if picker is not None:
         picker.calibrate(source.path, source.compression)
+        first = picker.pick(job.index)
 
         def part_codec(number: int) -> Codec:
-            return picker.pick(job.index)
+            return first if number == 1 else picker.pick(job.index)
 
         part_sizes = _link_part_size_now(plan)
+    if plain and not first.compressed and source.size <= (part_sizes() if part_sizes else plan.part_size):
+        yield _staged_as_it_is(job, folder, source), Compression.NONE
+        return
 
     with open(source.path, "rb") as raw, decompressing(raw, source.compression) as stream:
         read = 0  # bytes of the file on disk
@@ -486,6 +495,23 @@ def _csv_parts(job: _Job, folder: Path, source: SourceFile) -> Iterator[tuple[Pa
             yield part, staged_as(part.codec)
     if read != source.size:  # appended or truncated while it was read
         raise SourceChanged
+
+
+def _staged_as_it_is(job: _Job, folder: Path, source: SourceFile) -> Part:
+    """A plain CSV that goes as one uncompressed part is that part: its text is checked, then the
+    file is linked, not copied, and its PUT reads it (`check_unchanged` after the upload then
+    says whether those bytes were the ones checked)."""
+    with open(source.path, "rb") as stream:
+        read = check_csv_text(
+            stream,
+            on_chunk=lambda n: job.model.advance(job.index, Phase.COMPRESS, n),
+            cancelled=job.cancel.is_set,
+        )
+    if read != source.size:  # appended or truncated while it was read
+        raise SourceChanged
+    local = folder / f"{source.stem}.0001.csv"  # the name `split_csv` gives a first part
+    link_or_copy(source.path, local)
+    return Part(local, 1, source.size, source.size, NONE)
 
 
 def link_part_size(plan: LoadPlan) -> int | None:

@@ -77,6 +77,29 @@ def test_each_bad_file_fails_alone_with_its_reason(conn, table, tmp_path, good):
     assert table_facts(conn, table) == expected_facts([good])  # nothing of any bad file
 
 
+@pytest.mark.parametrize(
+    ("bad_row", "reason"),
+    [
+        ("30001,0,caf\xe9,1.5,2026-01-02 03:04:05,x\n", "line 30002: bytes that are not UTF-8 (0xe9 at byte"),
+        ("30001,0,na\0me,1.5,2026-01-02 03:04:05,x\n", "line 30002: a NUL byte, so this is binary data"),
+    ],
+    ids=["latin-1", "nul"],
+)
+def test_a_bad_byte_deep_in_a_file_staged_as_it_is_fails_it_by_its_line(conn, table, tmp_path, good, bad_row, reason):
+    """Too big to share a batch and small enough for one part: its text is checked, not copied."""
+    rows = "".join(ROW.format(id=i) for i in range(30_000))
+    bad = tmp_path / "deep.csv"
+    bad.write_bytes((HEADER + rows + bad_row + ROW.format(id=30_002)).encode("latin-1"))
+    assert bad.stat().st_size > 1_000_000
+
+    result = load(conn, table, [good.path, bad])
+
+    assert outcome(result, "good.csv") == ("loaded", None)
+    status, error = outcome(result, "deep.csv")
+    assert status == "failed" and reason in error, error
+    assert table_facts(conn, table) == expected_facts([good])
+
+
 @pytest.mark.parametrize("progress", ["log", "tqdm", "widget"])
 def test_the_wrong_type_error_names_the_value_and_the_line_in_every_view(
     conn, table, tmp_path, good, capsys, monkeypatch, progress

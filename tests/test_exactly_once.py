@@ -128,12 +128,17 @@ def append_rows(path):
         out.write("999999999,0,appended,1.5,2026-01-01 00:00:00,\n")
 
 
+@pytest.mark.parametrize("part_size_mb", [5, 100], ids=["cut in parts", "staged as it is"])
 @pytest.mark.parametrize("change", [same_size_rewrite, truncate_mid_row, append_rows])
-def test_a_file_that_changes_while_it_loads_fails_and_loads_nothing(conn, table, tmp_path, monkeypatch, change):
+def test_a_file_that_changes_while_it_loads_fails_and_loads_nothing(
+    conn, table, tmp_path, monkeypatch, change, part_size_mb
+):
+    """Cut in parts, the file changes while they are written; staged as it is (it fits one part),
+    while its text is checked."""
     source = write_csv(tmp_path / "moving.csv", 0, 1, 24_000_000 // ROW_BYTES)
     done = rewrite_during_compression(monkeypatch, 8_000_000, lambda: change(source.path))
 
-    result = sl.Loader(conn, table, progress="none", part_size_mb=5).load([str(source.path)])
+    result = sl.Loader(conn, table, progress="none", part_size_mb=part_size_mb).load([str(source.path)])
 
     assert done.is_set()
     assert result.files[0].status == "failed"
@@ -150,6 +155,28 @@ def test_a_file_that_changes_while_it_loads_fails_and_loads_nothing(conn, table,
         assert again.ok and again.files[0].status == "loaded"
         rows, distinct, _ = table_facts(conn, table)
         assert rows == distinct == again.rows_loaded  # the version now on disk, once
+
+
+def test_a_csv_that_fits_one_part_is_put_as_it_is_and_a_change_before_its_put_ends_loads_nothing(conn, table, tmp_path):
+    """Not copied: its text is checked, then its PUT reads the file itself. Rows appended after the
+    check would reach the stage unchecked; the file's size and time after the PUT give them away."""
+    source = write_csv(tmp_path / "whole.csv", 0, 1, 2000)
+    put = []
+
+    def append_before_the_put(statement):
+        if verb(statement) == "PUT":
+            put.append(os.path.realpath(re.match(r"PUT 'file://(.+?)'", statement)[1]))
+            append_rows(source.path)
+
+    result = sl.Loader(conn, table, progress="none", connect=Interceptor(append_before_the_put)).load(
+        [str(source.path)]
+    )
+
+    assert put == [str(source.path.resolve())]
+    assert result.files[0].status == "failed"
+    assert "changed while loading: load it again" in result.files[0].error
+    assert table_facts(conn, table) == (0, 0, 0)
+    assert staged_files(conn) == []
 
 
 def test_a_connection_carries_one_load_at_a_time(conn, table, tmp_path):
