@@ -276,6 +276,11 @@ def create_locks(locks: QualifiedName) -> str:
     return f'CREATE TABLE IF NOT EXISTS {locks.sql} ("SLOT" NUMBER(38,0), "HOLDER" VARCHAR)'
 
 
+def ledger_ready(ledger: QualifiedName, locks: QualifiedName) -> str:
+    """Fails unless both tables exist; the lock slots' count."""
+    return f"SELECT (SELECT COUNT(*) FROM {locks.sql}), (SELECT COUNT(*) FROM {ledger.sql} WHERE FALSE)"
+
+
 def count_lock_slots(locks: QualifiedName) -> str:
     return f"SELECT COUNT(*) FROM {locks.sql}"
 

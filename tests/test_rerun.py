@@ -6,6 +6,8 @@ import pytest
 from conftest import expected_facts, table_facts
 
 import snowload_nb as sl
+from snowload_nb import sql
+from snowload_nb.demo import write_csv
 
 
 @pytest.mark.parametrize("progress", ["log", "tqdm", "widget"])
@@ -76,4 +78,34 @@ def test_a_changed_file_loads_again(conn, table, tmp_path):
     result = sl.Loader(conn, table, progress="none").load([str(second.path)])
 
     assert [(f.status, f.rows_loaded) for f in result.files] == [("loaded", 20)]
+    assert table_facts(conn, table) == expected_facts([first, second])
+
+
+def test_once_the_record_of_loads_exists_a_load_finds_it_with_one_query(conn, table, tmp_path, monkeypatch):
+    """Making it is three statements before any file starts, each CREATE on Snowflake a DDL round
+    trip that commits; a load after the first needs none of them."""
+    files = [write_csv(tmp_path / f"f{i}.csv", i, 1 + 1000 * i, 1000) for i in range(2)]
+    sl.Loader(conn, table, progress="none").load([str(files[0].path)])
+    made = []
+    for name in ("create_ledger", "create_locks", "count_lock_slots", "fill_lock_slots"):
+        build = getattr(sql, name)
+        monkeypatch.setattr(sql, name, lambda *args, _build=build, _name=name: made.append(_name) or _build(*args))
+
+    result = sl.Loader(conn, table, progress="none").load([str(files[1].path)])
+
+    assert result.ok and made == []
+    assert table_facts(conn, table) == expected_facts(files)
+
+
+def test_a_record_of_loads_dropped_by_hand_is_made_again_and_keeps_its_word(conn, table, tmp_path):
+    first, second = (write_csv(tmp_path / f"f{i}.csv", i, 1 + 1000 * i, 1000) for i in range(2))
+    sl.Loader(conn, table, progress="none").load([str(first.path)])
+    cursor = conn.cursor()
+    cursor.execute(f"DROP TABLE {sql.QualifiedName.parse(sql.LOCKS_NAME).sql}")
+
+    made = sl.Loader(conn, table, progress="none").load([str(second.path)])
+    again = sl.Loader(conn, table, progress="none").load([str(first.path), str(second.path)])
+
+    assert made.ok and [f.status for f in made.files] == ["loaded"]
+    assert [f.status for f in again.files] == ["skipped", "skipped"]
     assert table_facts(conn, table) == expected_facts([first, second])
