@@ -97,7 +97,7 @@ def test_once_the_record_of_loads_exists_a_load_finds_it_with_one_query(conn, ta
     assert table_facts(conn, table) == expected_facts(files)
 
 
-def test_a_record_of_loads_dropped_by_hand_is_made_again_and_keeps_its_word(conn, table, tmp_path):
+def test_lock_slots_dropped_by_hand_are_made_again_and_the_record_of_loads_keeps_its_word(conn, table, tmp_path):
     first, second = (write_csv(tmp_path / f"f{i}.csv", i, 1 + 1000 * i, 1000) for i in range(2))
     sl.Loader(conn, table, progress="none").load([str(first.path)])
     cursor = conn.cursor()
