@@ -59,6 +59,11 @@ def zstd(level: int) -> Codec:
     return Codec("zstd", level)
 
 
+def gzip_or_none(level: int | None) -> Codec:
+    """What a gzip `compression_level` stages: gzip at that level; None, uncompressed."""
+    return gzip(level) if level is not None else NONE
+
+
 def candidates(isal: bool) -> tuple[Codec, ...]:
     """What auto tries: none, gzip (ISA-L 0-3, or zlib 1 and 3 without it), and zstd from its
     fast levels to the ones whose ratio pays only on a slow link."""

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .codec_choice import NONE, Codec, gzip
+from .codec_choice import NONE, Codec, gzip_or_none
 from .compress import CHUNK_SIZE, SUFFIXES, compressor
 from .errors import Cancelled, NotCsvText
 
@@ -97,7 +97,7 @@ def split_csv(
     when sizes are fixed: then quotes need no counting.
     """
     may_split = size is None or part_sizes is not None or size > part_size
-    fixed = gzip(level) if level is not None else NONE
+    fixed = gzip_or_none(level)
     reader = _Chunks(source, chunk_size, on_chunk, cancelled)
     header = reader.take_header()
     current: _PartFile | None = None
@@ -111,8 +111,7 @@ def split_csv(
                     number += 1
                     codec = part_codec(number) if part_codec is not None else fixed
                     limit = part_sizes() if part_sizes is not None else part_size
-                    name = f"{stem}.{number:04d}.csv{SUFFIXES[codec.name]}"
-                    current = _PartFile(folder / name, number, header, codec)
+                    current = _PartFile(folder / part_name(stem, number, codec), number, header, codec)
                     parity = 0
                 if not may_split:
                     cut = None
@@ -132,6 +131,12 @@ def split_csv(
     finally:
         if current is not None:
             current.abort()
+
+
+def part_name(stem: str, number: int, codec: Codec) -> str:
+    """Part `number` of the file `stem`, its suffix saying how it is compressed (COPY reads each
+    part by its own suffix)."""
+    return f"{stem}.{number:04d}.csv{SUFFIXES[codec.name]}"
 
 
 def check_csv_text(

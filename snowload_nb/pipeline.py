@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from . import sql
-from .codec_choice import NONE, Codec, gzip
+from .codec_choice import NONE, Codec, gzip_or_none
 from .codec_plan import CodecPicker
 from .compress import decompressing
 from .copy_errors import explain
@@ -35,7 +35,7 @@ from .frames import FrameChunk
 from .ledger import Ledger, LockBusy
 from .model import FileState, IllegalTransition, Phase, ProgressModel, Wait
 from .parquet_parts import cut_parquet
-from .parts import Part, check_csv_text, split_csv
+from .parts import Part, check_csv_text, part_name, split_csv
 from .schema import check_row_widths
 from .sessions import SessionPool
 from .sources import SourceFile
@@ -117,7 +117,7 @@ class LoadPlan:
         the link is measured (batches are formed before the load has measured anything)."""
         if self.codecs is not None:
             return self.codecs.forced or self.codecs.cold
-        return gzip(self.compression_level) if self.compression_level is not None else NONE
+        return gzip_or_none(self.compression_level)
 
     @property
     def ledger(self) -> Ledger:
@@ -455,7 +455,7 @@ def _csv_parts(job: _Job, folder: Path, source: SourceFile) -> Iterator[tuple[Pa
     part_codec: Callable[[int], Codec] | None = None
     part_sizes: Callable[[], int] | None = None
     picker = plan.codecs
-    first = gzip(plan.compression_level) if plan.compression_level is not None else NONE
+    first = gzip_or_none(plan.compression_level)
     if picker is not None:
         picker.calibrate(source.path, source.compression)
         first = picker.pick(job.index)
@@ -509,7 +509,7 @@ def _staged_as_it_is(job: _Job, folder: Path, source: SourceFile) -> Part:
         )
     if read != source.size:  # appended or truncated while it was read
         raise SourceChanged
-    local = folder / f"{source.stem}.0001.csv"  # the name `split_csv` gives a first part
+    local = folder / part_name(source.stem, 1, NONE)
     link_or_copy(source.path, local)
     return Part(local, 1, source.size, source.size, NONE)
 
