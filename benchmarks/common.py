@@ -32,12 +32,10 @@ def server_process() -> Iterator[dict[str, Any]]:
     Yields the keyword arguments that connect to it. In the loader's process the server's Python
     (HTTP, SQL translation) would compete with the load for the GIL, and its noise with the timings.
     """
-    from snowload_nb.local import serve_command
+    from snowload_nb.local import child_serve_command
 
-    # `snowload serve`, ended by closing its stdin as connect_local() does
-    server = subprocess.Popen(
-        [*serve_command(), "--watch-stdin"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    # `snowload serve` as connect_local() runs it, ended by closing its stdin
+    server = subprocess.Popen(child_serve_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdin is not None
         line = server.stdout.readline()

@@ -44,7 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from .server import serve
 
-            return serve(port=args.port, db_path=args.local_db, watch_stdin=args.watch_stdin)
+            return serve(
+                port=args.port, db_path=args.local_db, watch_stdin=args.watch_stdin, stage_in_place=args.stage_in_place
+            )
         if args.command == "demo":
             from .demo import run_demo
 
@@ -263,6 +265,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=_port, default=0, help="port to listen on (default: any free port)")
     serve.add_argument("--local-db", metavar="PATH", help="keep its databases in this folder between runs")
+    serve.add_argument(
+        "--stage-in-place",
+        action="store_true",
+        help="let clients on this machine and filesystem (connector < 5) write staged files into the stage "
+        "folders themselves, not upload them over HTTP (connect_local() does)",
+    )
     # connect_local() holds the other end of stdin: when its process dies, the server follows.
     serve.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
     return parser

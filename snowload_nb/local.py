@@ -113,6 +113,12 @@ def serve_command() -> list[str]:
     return [sys.executable, "-m", "snowload_nb.cli", "serve"]
 
 
+def child_serve_command() -> list[str]:
+    """`snowload serve` as a child of its client's process, as `connect_local()` runs it: it ends
+    when its stdin closes, and clients of this machine may write its stage folders themselves."""
+    return [*serve_command(), "--watch-stdin", "--stage-in-place"]
+
+
 class _ServerProcess:
     """`snowload serve` as a child process, quiet, in a session of its own.
 
@@ -133,7 +139,7 @@ class _ServerProcess:
 
     def spawn(self) -> None:
         """Start the child and return at once: the caller can import the connector meanwhile."""
-        command = [*serve_command(), "--watch-stdin"]
+        command = child_serve_command()
         if self.db_path is not None:
             command += ["--local-db", str(self.db_path)]
         # Where the child's stderr goes: never the user's terminal or cell; read only if it fails.

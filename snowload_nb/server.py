@@ -9,7 +9,7 @@ On top of fakesnow, it answers what connector 5.x (the Rust core) insists on and
 a master token and validities at login, a region in the stage info of a PUT, a presigned URL
 that names the headers of a conditional upload, "not found" for the existence check before an
 upload, and a route for client telemetry; and it sends NULL timestamps as NULLs, which 5.x
-otherwise rejects.
+otherwise rejects. A client of this machine may write its stage folders itself (`same_host_stage`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import IO, Any
 
-from . import embedded_fixes
+from . import embedded_fixes, same_host_stage
 from .errors import FolderInUse
 from .local import DATABASE, SCHEMA, EmbeddedServerError, connect_kwargs
 
@@ -171,8 +171,9 @@ def _folder_lock(folder: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def fakesnow_app(db_path: Path | None) -> Iterator[Asgi]:
-    """fakesnow's app set up for `db_path` (memory when None), its stage files removed after if temporary."""
+def fakesnow_app(db_path: Path | None, stage_in_place: bool = False) -> Iterator[Asgi]:
+    """fakesnow's app set up for `db_path` (memory when None), its stage files removed after if
+    temporary; with `stage_in_place`, clients on this machine write the stage folders themselves."""
     with contextlib.ExitStack() as stack:
         if db_path is not None:
             db_path.mkdir(parents=True, exist_ok=True)
@@ -183,6 +184,7 @@ def fakesnow_app(db_path: Path | None) -> Iterator[Asgi]:
 
         _silence_server_output()  # after the import: fakesnow sets its logger's level there
         embedded_fixes.apply()
+        same_host_stage.apply(stage_in_place)
 
         temporary_bucket = stage.LOCAL_BUCKET_PATH  # made by fakesnow at import
         if db_path is not None:
@@ -279,7 +281,7 @@ class ThreadServer:
         self.port = 0
 
     def start(self) -> None:
-        app = self._stack.enter_context(fakesnow_app(self.db_path))
+        app = self._stack.enter_context(fakesnow_app(self.db_path, stage_in_place=True))  # in this very process
         sock = listening_socket()
         self.port = sock.getsockname()[1]
         ready = threading.Event()
@@ -307,7 +309,13 @@ class ThreadServer:
         return connect_kwargs(self.port)
 
 
-def serve(port: int = 0, db_path: str | None = None, watch_stdin: bool = False, out: IO[str] | None = None) -> int:
+def serve(
+    port: int = 0,
+    db_path: str | None = None,
+    watch_stdin: bool = False,
+    out: IO[str] | None = None,
+    stage_in_place: bool = False,
+) -> int:
     """Serve in the foreground: one JSON line of connect arguments on stdout, then silence until
     SIGINT or SIGTERM (or, with `watch_stdin`, until stdin closes: the parent went away)."""
     out = out or sys.stdout
@@ -318,7 +326,7 @@ def serve(port: int = 0, db_path: str | None = None, watch_stdin: bool = False, 
     if watch_stdin:
         threading.Thread(target=_exit_when_stdin_closes, args=(stop,), daemon=True).start()
     try:
-        with fakesnow_app(folder) as app:
+        with fakesnow_app(folder, stage_in_place) as app:
             sock = listening_socket(port)
             bound = sock.getsockname()[1]
 

@@ -11,6 +11,10 @@ that held back small writes until the last was acknowledged would add a delayed 
 Linux) to every request, ten times the statement itself, which no link's bandwidth explains.
 With `latency`, each byte also arrives that many seconds after the link sent it, each way (a
 round trip is twice it), as over a distance; without, the link has no latency of its own.
+
+It connects to the server from `FROM_HOST`, another loopback address: the server sees a client on
+another host, which it does not let write its stage folders itself (`same_host_stage`), so every
+PUT's bytes cross the proxy as they cross a network.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import socket
 import threading
 import time
 from typing import ClassVar
+
+FROM_HOST = "127.0.0.2"  # Linux answers on all of 127/8
 
 
 class TokenBucket:
@@ -106,7 +112,7 @@ class TcpProxy:
             except OSError:
                 return  # stopped
             try:
-                upstream = socket.create_connection((self.host, self.target_port))
+                upstream = socket.create_connection((self.host, self.target_port), source_address=(FROM_HOST, 0))
             except OSError:
                 client.close()
                 continue

@@ -77,8 +77,8 @@ class Checked:
 def server_elsewhere():
     """The embedded server in a process of its own, so this process's memory is the loader's."""
     server = subprocess.Popen(
-        [*local.serve_command(), "--watch-stdin"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )  # `snowload serve`, ended by closing its stdin
+        local.child_serve_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )  # `snowload serve` as connect_local() runs it, ended by closing its stdin
     try:
         kwargs = json.loads(server.stdout.readline())
         yield lambda: snowflake.connector.connect(**kwargs)
