@@ -49,7 +49,8 @@ from .pipeline import (
     Source,
     end_quietly,
     is_plain_csv,
-    leftover_folders,
+    leftovers_among,
+    list_stage,
     load_file,
     stage_key,
 )
@@ -241,7 +242,13 @@ class Loader:
                 model.columns(i, plan.null_columns, plan.ignored_columns)
             to_load = [(i, c) for i, c in sources if i not in refused]
             run = self._start_run(
-                model, to_load, atomic=True, background=background, hold=hold.pop_all(), replacement=replacement
+                model,
+                to_load,
+                atomic=True,
+                background=background,
+                hold=hold.pop_all(),
+                replacement=replacement,
+                staged=prepared.staged,
             )
         with run.discarded_on_interrupt():
             for i, reason in refused.items():
@@ -321,6 +328,7 @@ class Loader:
                 hold=hold.pop_all(),
                 replacement=replacement,
                 fields=fields,
+                staged=prepared.staged,
             )
         with run.discarded_on_interrupt():
             for i, reason in refused.items():
@@ -375,8 +383,9 @@ class Loader:
         hold: contextlib.ExitStack,
         replacement: Replacement | None = None,
         fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
+        staged: tuple[str, ...] | None = None,
     ) -> _Run:
-        run = _Run(self, model, sources, atomic, hold, replacement, fields or {})
+        run = _Run(self, model, sources, atomic, hold, replacement, fields or {}, staged)
         with run.discarded_on_interrupt():
             run.view = make_view(
                 resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background
@@ -416,7 +425,7 @@ class Loader:
                     _execute(cursor, sql.create_table(new, columns()), f"cannot create the new table {new}")
                 else:
                     known = found  # the rows go into this table as it stands
-            _execute_idempotent(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
+            staged = _stage_files(cursor, stage)
             ledger = Ledger(self.table)
             try:
                 ledger.prepare(cursor)
@@ -424,16 +433,18 @@ class Loader:
                 raise LoadError(f"cannot create {ledger.name}, the record of loaded files: {describe(exc)}") from None
         finally:
             cursor.close()
-        return Prepared(replacement, known)
+        return Prepared(replacement, known, staged)
 
 
 @dataclasses.dataclass(frozen=True)
 class Prepared:
-    """The target made ready: the `Replacement` an overwrite or truncate settles, and the
-    target's columns when the probe read them (None: read them again)."""
+    """The target made ready: the `Replacement` an overwrite or truncate settles, the
+    target's columns when the probe read them (None: read them again), and the files on its
+    stage when they were listed (None: list them again)."""
 
     replacement: Replacement | None = None
     columns: list[TableColumn] | None = None
+    staged: tuple[str, ...] | None = None
 
 
 def _target(table: QualifiedName, replacement: Replacement | None) -> QualifiedName:
@@ -517,8 +528,10 @@ class _Run:
         hold: contextlib.ExitStack,
         replacement: Replacement | None = None,
         fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
+        staged: tuple[str, ...] | None = None,
     ) -> None:
         self.loader = loader
+        self.staged = staged  # the stage's files as listed when the load began (None: list them)
         self.fields = fields or {}  # by source key: how a CSV not in the table's column order loads
         self.model = model
         self.sources = sources
@@ -659,9 +672,11 @@ class _Run:
     def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> Leftovers:
         """What unfinished attempts left on the stage of this load's files; nothing if it cannot tell."""
         keys = {stage_key(source) for _, source in self.sources}
+        if self.staged is not None:
+            return leftovers_among(self.staged, keys)
         try:
             with sessions.cursor() as cursor:
-                return leftover_folders(cursor, stage, keys)
+                return leftovers_among(list_stage(cursor, stage), keys)
         except Exception:
             return Leftovers()
 
@@ -739,6 +754,17 @@ def _execute(cursor: Any, statement: str, context: str) -> None:
         cursor.execute(statement)
     except Exception as exc:
         raise LoadError(f"{context}: {describe(exc)}") from None
+
+
+def _stage_files(cursor: Any, stage: sql.QualifiedName) -> tuple[str, ...]:
+    """The files on the stage, whose listing the run needs anyway and which says the stage
+    exists: a `CREATE STAGE` (a DDL round trip on Snowflake, which also commits the session's
+    open transaction) is sent only when the listing fails."""
+    try:
+        return list_stage(cursor, stage)
+    except Exception:
+        _execute_idempotent(cursor, sql.create_stage(stage), f"cannot create the stage {stage}")
+        return ()
 
 
 def _execute_idempotent(cursor: Any, statement: str, context: str, tries: int = 3) -> None:

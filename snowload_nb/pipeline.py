@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import CancelledError, Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,14 +354,19 @@ class Leftovers:
     files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by source folder: "batch_…/name"
 
 
-def leftover_folders(cursor: Any, stage: QualifiedName, keys: set[str]) -> Leftovers:
+def list_stage(cursor: Any, stage: QualifiedName) -> tuple[str, ...]:
+    """The names of the files on the stage."""
+    cursor.execute(sql.list_stage(stage))
+    return tuple(str(name) for name, *_ in cursor.fetchall())
+
+
+def leftovers_among(staged: Iterable[str], keys: set[str]) -> Leftovers:
     """Which of these source folders hold files on the stage, and which batch folders hold files
     of these sources (a batch names each file by its source's folder key)."""
-    cursor.execute(sql.list_stage(stage))
     folders = set()
     files: dict[str, list[str]] = {}
-    for name, *_ in cursor.fetchall():
-        parts = str(name).split("/")
+    for name in staged:
+        parts = name.split("/")
         if len(parts) > 1 and parts[1] in keys:
             folders.add(parts[1])
         elif len(parts) == 3 and parts[1].startswith(BATCH_PREFIX) and (key := parts[2].split(".")[0]) in keys:

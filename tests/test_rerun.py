@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from conftest import expected_facts, table_facts
 
@@ -94,6 +96,30 @@ def test_once_the_record_of_loads_exists_a_load_finds_it_with_one_query(conn, ta
     result = sl.Loader(conn, table, progress="none").load([str(files[1].path)])
 
     assert result.ok and made == []
+    assert table_facts(conn, table) == expected_facts(files)
+
+
+def test_a_load_makes_a_missing_stage_and_once_it_exists_finds_it_by_the_listing_it_needs(
+    conn, table, tmp_path, monkeypatch
+):
+    """`CREATE STAGE IF NOT EXISTS` is a DDL round trip on Snowflake, and commits the session's
+    open transaction: sent on every load, it cost each one a statement the stage's listing
+    (which finds what unfinished attempts left) already answers."""
+    files = [write_csv(tmp_path / f"f{i}.csv", i, 1 + 1000 * i, 1000) for i in range(2)]
+    schema = f"STAGELESS_{uuid.uuid4().hex[:8].upper()}"
+    conn.cursor().execute(f"CREATE SCHEMA {schema}")  # a schema of its own: no stage in it yet
+    table = f"{schema}.{table}"
+    stage = sql.QualifiedName.parse(table).sibling(sql.STAGE_NAME)
+    made = []
+    build = sql.create_stage
+    monkeypatch.setattr(sql, "create_stage", lambda name: made.append(name) or build(name))
+
+    first = sl.Loader(conn, table, progress="none", create_table=True).load([str(files[0].path)])
+    made_by_first, made[:] = list(made), []
+    second = sl.Loader(conn, table, progress="none").load([str(files[1].path)])
+
+    assert made_by_first == [stage] and made == []
+    assert [f.status for f in first.files + second.files] == ["loaded", "loaded"]
     assert table_facts(conn, table) == expected_facts(files)
 
 
