@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
@@ -107,7 +108,8 @@ def test_a_load_makes_a_missing_stage_and_once_it_exists_finds_it_by_the_listing
     (which finds what unfinished attempts left) already answers."""
     files = [write_csv(tmp_path / f"f{i}.csv", i, 1 + 1000 * i, 1000) for i in range(2)]
     schema = f"STAGELESS_{uuid.uuid4().hex[:8].upper()}"
-    conn.cursor().execute(f"CREATE SCHEMA {schema}")  # a schema of its own: no stage in it yet
+    with contextlib.closing(sl.connect_local()) as other:  # CREATE SCHEMA makes it the session's schema
+        other.cursor().execute(f"CREATE SCHEMA {schema}")  # a schema of its own: no stage in it yet
     table = f"{schema}.{table}"
     stage = sql.QualifiedName.parse(table).sibling(sql.STAGE_NAME)
     made = []
