@@ -149,7 +149,10 @@ def copy_all_or_nothing(
         with sessions.transaction() as cursor:
             if replacement is not None:
                 replaced = replacement.before_copies(cursor, pending, plan)
-            outcomes = commit_copies(cursor, pending, plan, model, cancel)
+            # Appending, a source recorded in a table with no row now loads again (as a DataFrame
+            # chunk's key is known only once it is written, this is the one place to tell).
+            forget = replacement is None and not plan.force
+            outcomes = commit_copies(cursor, pending, plan, model, cancel, forget_emptied=forget)
             if replacement is not None:
                 replacement.after_copies(cursor)
             return outcomes

@@ -83,6 +83,29 @@ class Ledger:
             found.update(str(row[0]) for row in cursor.fetchall())
         return found
 
+    def held(self, cursor: Any, source_keys: Iterable[str]) -> tuple[set[str], set[str]]:
+        """`loaded`, split in two: the keys whose record the table bears out, and those whose
+        record says rows went in while the table now has none (it was dropped and made again,
+        truncated or emptied, as Snowflake's own load history would be forgotten with it)."""
+        keys = sorted(set(source_keys))
+        held: set[str] = set()
+        emptied: set[str] = set()
+        for start in range(0, len(keys), _CHECK_BATCH):
+            batch = keys[start : start + _CHECK_BATCH]
+            cursor.execute(sql.loaded_sources_held(self.name, self.table_key, batch, self.table))
+            for key, rows, table_has_rows in cursor.fetchall():
+                (emptied if rows and not table_has_rows else held).add(str(key))
+        return held, emptied
+
+    def forget_if_emptied(self, cursor: Any, source_keys: Iterable[str]) -> None:
+        """Inside a transaction that has claimed the sources: drop their records if the table has
+        no row. A load of them that committed first left its rows in the table, so its record
+        stays, and this load's own record then finds it and rolls back."""
+        keys = sorted(set(source_keys))
+        for start in range(0, len(keys), _CHECK_BATCH):
+            batch = keys[start : start + _CHECK_BATCH]
+            cursor.execute(sql.forget_if_emptied(self.name, self.table_key, batch, self.table))
+
     def claim(self, cursor: Any, source_keys: Iterable[str], attempt: str) -> None:
         """First in a transaction: lock the sources' slots until it ends.
 

@@ -25,7 +25,7 @@ from .codec_choice import NONE, gzip, zstd
 from .codec_plan import CodecPicker, is_loopback, with_codecs
 from .compress import DEFAULT_LEVEL, ZSTD_DEFAULT_LEVEL, levels
 from .env import resolve_progress, validate_progress
-from .errors import FIX, Fix, LoadError, describe
+from .errors import FIX, Cancelled, Fix, LoadError, describe
 from .frames import is_dask
 from .frames import prepare as prepare_frame
 from .inference import Columns, merge, sql_columns
@@ -48,6 +48,7 @@ from .pipeline import (
     PendingCopy,
     Source,
     end_quietly,
+    in_turn,
     is_plain_csv,
     leftovers_among,
     list_stage,
@@ -311,7 +312,7 @@ class Loader:
             sources: list[tuple[int, Source]] = [(i, e) for i, e in files if i not in refused]
             # A replacing load loads every file again: the ledger's record goes with the old rows.
             check = sources and not self.force and self.mode == "append"
-            loaded = self._already_loaded([s for _, s in sources]) if check else set()
+            loaded, emptied = self._already_loaded([s for _, s in sources]) if check else (set(), set())
             to_load = [(i, s) for i, s in sources if s.key not in loaded]
             for i, _ in to_load:
                 model.columns(i, plans[i].null_columns, plans[i].ignored_columns)
@@ -329,6 +330,7 @@ class Loader:
                 replacement=replacement,
                 fields=fields,
                 staged=prepared.staged,
+                emptied=frozenset(emptied),
             )
         with run.discarded_on_interrupt():
             for i, reason in refused.items():
@@ -365,10 +367,12 @@ class Loader:
         finally:
             cursor.close()
 
-    def _already_loaded(self, sources: list[Source]) -> set[str]:
+    def _already_loaded(self, sources: list[Source]) -> tuple[set[str], set[str]]:
+        """The sources the table has loaded, and those its ledger says it loaded into a table
+        that has no row now (to load again, once their records are gone: `_Run`)."""
         cursor = self.conn.cursor()
         try:
-            return Ledger(self.table).loaded(cursor, [s.key for s in sources])
+            return Ledger(self.table).held(cursor, [s.key for s in sources])
         except Exception as exc:
             raise LoadError(f"cannot read which files {self.table} has loaded: {describe(exc)}") from None
         finally:
@@ -384,8 +388,9 @@ class Loader:
         replacement: Replacement | None = None,
         fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
         staged: tuple[str, ...] | None = None,
+        emptied: frozenset[str] = frozenset(),
     ) -> _Run:
-        run = _Run(self, model, sources, atomic, hold, replacement, fields or {}, staged)
+        run = _Run(self, model, sources, atomic, hold, replacement, fields or {}, staged, emptied)
         with run.discarded_on_interrupt():
             run.view = make_view(
                 resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background
@@ -529,9 +534,11 @@ class _Run:
         replacement: Replacement | None = None,
         fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
         staged: tuple[str, ...] | None = None,
+        emptied: frozenset[str] = frozenset(),
     ) -> None:
         self.loader = loader
         self.staged = staged  # the stage's files as listed when the load began (None: list them)
+        self.emptied = emptied  # source keys the ledger records in a table that has no row now
         self.fields = fields or {}  # by source key: how a CSV not in the table's column order loads
         self.model = model
         self.sources = sources
@@ -635,7 +642,8 @@ class _Run:
                 try:
                     # Small files share batches (one PUT, one COPY each); an all-or-nothing
                     # load stages its files one by one for its one closing transaction.
-                    batches, alone = ([], self.sources) if self.atomic else plan_batches(self.sources, plan, workers)
+                    sources = self.sources if self.atomic else self._without_emptied_records(plan, sessions)
+                    batches, alone = ([], sources) if self.atomic else plan_batches(sources, plan, workers)
                     try:
                         # Largest first: a big file started last would finish long after the others.
                         for i, source in sorted(alone, key=lambda entry: entry[1].size, reverse=True):
@@ -668,6 +676,32 @@ class _Run:
                         model.finish(i, FileState.CANCELLED, error=NOT_STARTED)
         finally:
             refresher.stop()
+
+    def _without_emptied_records(self, plan: LoadPlan, sessions: SessionPool) -> list[tuple[int, Source]]:
+        """The sources to load, once the records of those the table no longer has a row of are
+        gone (an all-or-nothing load does this in its own transaction). Without that, each would
+        find its record when it writes its own, and roll back as loaded: rows lost, reported as
+        there. If the records cannot be removed, those sources fail and say why."""
+        if not self.emptied:
+            return self.sources
+
+        def forget() -> None:
+            with sessions.transaction() as cursor:
+                plan.ledger.claim_together(cursor, self.emptied, plan.attempt)
+                plan.ledger.forget_if_emptied(cursor, self.emptied)
+
+        try:
+            in_turn(self._halt, forget)
+        except Cancelled:
+            return []  # every file still queued ends as cancelled
+        except Exception as exc:
+            reason = f"its record of loads says it is in {self.loader.table}, which has no row now, "
+            reason += f"and that record could not be removed: {describe(exc)}"
+            for i, source in self.sources:
+                if source.key in self.emptied:
+                    self.model.finish(i, FileState.FAILED, error=reason)
+            return [(i, s) for i, s in self.sources if s.key not in self.emptied]
+        return self.sources
 
     def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> Leftovers:
         """What unfinished attempts left on the stage of this load's files; nothing if it cannot tell."""

@@ -265,7 +265,12 @@ def stage_key(source: Source) -> str:
 
 
 def commit_copies(
-    cursor: Any, items: list[PendingCopy], plan: LoadPlan, model: ProgressModel, cancel: threading.Event
+    cursor: Any,
+    items: list[PendingCopy],
+    plan: LoadPlan,
+    model: ProgressModel,
+    cancel: threading.Event,
+    forget_emptied: bool = False,
 ) -> list[CopyOutcome]:
     """Inside an open transaction: claim the sources, COPY them, and record them in the ledger.
 
@@ -278,6 +283,8 @@ def commit_copies(
     """
     keys = [item.source.key for item in items]
     plan.ledger.claim(cursor, keys, plan.attempt)
+    if forget_emptied:  # a table dropped and made again, or emptied, has loaded none of them
+        plan.ledger.forget_if_emptied(cursor, keys)
     # One source: the record's own check below says the same for a statement less.
     elsewhere = plan.ledger.loaded(cursor, keys) if len(items) > 1 and not plan.force else set()
     outcomes = []

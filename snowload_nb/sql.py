@@ -316,6 +316,27 @@ def loaded_sources(ledger: QualifiedName, table_key: str, source_keys: list[str]
     )
 
 
+def loaded_sources_held(ledger: QualifiedName, table_key: str, source_keys: list[str], table: QualifiedName) -> str:
+    """`loaded_sources` with the rows each recorded and whether `table` has any row now (1 or 0):
+    a record of rows the table no longer has any of is not to be trusted."""
+    keys = ", ".join(_literal_key(k) for k in source_keys) or "NULL"
+    return (
+        f'SELECT "SOURCE_KEY", SUM("ROWS_LOADED"), (SELECT COUNT(*) FROM (SELECT 1 FROM {table.sql} LIMIT 1)) '
+        f'FROM {ledger.sql} WHERE "TABLE_KEY" = {_literal_key(table_key)} AND "SOURCE_KEY" IN ({keys}) '
+        'GROUP BY "SOURCE_KEY"'
+    )
+
+
+def forget_if_emptied(ledger: QualifiedName, table_key: str, source_keys: list[str], table: QualifiedName) -> str:
+    """Deletes the sources' records while `table` has no row: a table dropped and made again, or
+    emptied, holds none of what they say it loaded."""
+    keys = ", ".join(_literal_key(k) for k in source_keys) or "NULL"
+    return (
+        f'DELETE FROM {ledger.sql} WHERE "TABLE_KEY" = {_literal_key(table_key)} AND "SOURCE_KEY" IN ({keys}) '
+        f"AND NOT EXISTS (SELECT 1 FROM {table.sql})"
+    )
+
+
 def record_load(ledger: QualifiedName, table_key: str, source_key: str, attempt: str, rows: int) -> str:
     """Inserts one row, or none when the source is recorded already (by a load that went first)."""
     table, source = _literal_key(table_key), _literal_key(source_key)
