@@ -84,7 +84,8 @@ def begin(loader: Any, ddf: Any, chunk_rows: int | None, background: bool) -> Da
             stage=loader.table.sibling(sql.STAGE_NAME),
             attempt=secrets.token_hex(8),
             topic=f"snowload-{secrets.token_hex(6)}",
-            check_ledger=loader.mode == "append" and not loader.force,
+            # A table this load makes has loaded nothing yet, whatever a dropped one's record says.
+            check_ledger=exists and loader.mode == "append" and not loader.force,
             chunk_rows=chunk_rows,
         )
         threads = sum(client.nthreads().values()) or 1

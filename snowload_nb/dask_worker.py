@@ -46,7 +46,7 @@ class StageSpec:
     stage: QualifiedName
     attempt: str  # this load's folder under each partition's folder on the stage
     topic: str  # the Dask event topic the notebook listens on
-    check_ledger: bool  # an append: a partition the table has loaded is not uploaded again
+    check_ledger: bool  # an append to a table that exists: a partition it has loaded is not uploaded again
     chunk_rows: int | None = None
     # What one PUT can carry over the link within the connector's send timeout, as the notebook
     # sees the link; None: the server is on the notebook's machine, and nothing is cut.
@@ -86,7 +86,8 @@ def stage_partition(part: Any, index: int, spec: StageSpec) -> Staged:
         if not paths:
             return staged
         with _cursor(spec) as cursor:
-            if spec.check_ledger and key in Ledger(spec.table).loaded(cursor, [key]):
+            # Not if the table has no row now (made again, or emptied): then it loads again.
+            if spec.check_ledger and key in Ledger(spec.table).held(cursor, [key])[0]:
                 return Staged(index, key, 0, frame.rows, nbytes, columns, already_loaded=True)
             report(UPLOAD, key=key)
             target = StagePath(spec.stage, key).child(spec.attempt)

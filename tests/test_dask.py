@@ -104,6 +104,17 @@ def test_a_dask_frame_loads_exactly_from_its_workers_and_a_rerun_loads_nothing(c
     assert "already loaded" in again.summary()
     assert count(conn, table) == len(pdf)
 
+    # Its record of loads outlives the rows: emptied, then dropped and made again, it loads again.
+    for emptied in (
+        f"DELETE FROM {sql.QualifiedName.parse(table).sql}",
+        f"DROP TABLE {sql.QualifiedName.parse(table).sql}",
+    ):
+        conn.cursor().execute(emptied)
+        remade = loader.load_dataframe(ddf)
+
+        assert (remade.count("loaded"), remade.rows_loaded) == (PARTITIONS, len(pdf)), emptied
+        pd.testing.assert_frame_equal(read_back(conn, table), pdf, check_dtype=False)
+
 
 def test_by_name_into_an_existing_table_truncate_and_overwrite(client, conn):
     table = new_table(conn, "DASK_BY_NAME")
