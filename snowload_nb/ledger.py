@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,10 +76,9 @@ class Ledger:
 
     def loaded(self, cursor: Any, source_keys: Iterable[str]) -> set[str]:
         """The keys among `source_keys` that the table has loaded (committed loads only)."""
-        keys = sorted(set(source_keys))
         found: set[str] = set()
-        for start in range(0, len(keys), _CHECK_BATCH):
-            cursor.execute(sql.loaded_sources(self.name, self.table_key, keys[start : start + _CHECK_BATCH]))
+        for batch in _batches(source_keys):
+            cursor.execute(sql.loaded_sources(self.name, self.table_key, batch))
             found.update(str(row[0]) for row in cursor.fetchall())
         return found
 
@@ -87,11 +86,9 @@ class Ledger:
         """`loaded`, split in two: the keys whose record the table bears out, and those whose
         record says rows went in while the table now has none (it was dropped and made again,
         truncated or emptied, as Snowflake's own load history would be forgotten with it)."""
-        keys = sorted(set(source_keys))
         held: set[str] = set()
         emptied: set[str] = set()
-        for start in range(0, len(keys), _CHECK_BATCH):
-            batch = keys[start : start + _CHECK_BATCH]
+        for batch in _batches(source_keys):
             cursor.execute(sql.loaded_sources_held(self.name, self.table_key, batch, self.table))
             for key, rows, table_has_rows in cursor.fetchall():
                 (emptied if rows and not table_has_rows else held).add(str(key))
@@ -101,9 +98,7 @@ class Ledger:
         """Inside a transaction that has claimed the sources: drop their records if the table has
         no row. A load of them that committed first left its rows in the table, so its record
         stays, and this load's own record then finds it and rolls back."""
-        keys = sorted(set(source_keys))
-        for start in range(0, len(keys), _CHECK_BATCH):
-            batch = keys[start : start + _CHECK_BATCH]
+        for batch in _batches(source_keys):
             cursor.execute(sql.forget_if_emptied(self.name, self.table_key, batch, self.table))
 
     def claim(self, cursor: Any, source_keys: Iterable[str], attempt: str) -> None:
@@ -155,6 +150,13 @@ class Ledger:
         """How many sources `attempt` recorded for this table (committed, or in this transaction)."""
         (count,) = cursor.execute(sql.loads_of_attempt(self.name, self.table_key, attempt)).fetchone()
         return int(count)
+
+
+def _batches(source_keys: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct keys in order, `_CHECK_BATCH` to a statement."""
+    keys = sorted(set(source_keys))
+    for start in range(0, len(keys), _CHECK_BATCH):
+        yield keys[start : start + _CHECK_BATCH]
 
 
 def slot_of(source_key: str) -> int:

@@ -387,7 +387,7 @@ class Loader:
         hold: contextlib.ExitStack,
         replacement: Replacement | None = None,
         fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
-        staged: tuple[str, ...] | None = None,
+        staged: tuple[str, ...] = (),
         emptied: frozenset[str] = frozenset(),
     ) -> _Run:
         run = _Run(self, model, sources, atomic, hold, replacement, fields or {}, staged, emptied)
@@ -445,11 +445,11 @@ class Loader:
 class Prepared:
     """The target made ready: the `Replacement` an overwrite or truncate settles, the
     target's columns when the probe read them (None: read them again), and the files on its
-    stage when they were listed (None: list them again)."""
+    stage as listed then."""
 
     replacement: Replacement | None = None
     columns: list[TableColumn] | None = None
-    staged: tuple[str, ...] | None = None
+    staged: tuple[str, ...] = ()
 
 
 def _target(table: QualifiedName, replacement: Replacement | None) -> QualifiedName:
@@ -533,11 +533,11 @@ class _Run:
         hold: contextlib.ExitStack,
         replacement: Replacement | None = None,
         fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
-        staged: tuple[str, ...] | None = None,
+        staged: tuple[str, ...] = (),
         emptied: frozenset[str] = frozenset(),
     ) -> None:
         self.loader = loader
-        self.staged = staged  # the stage's files as listed when the load began (None: list them)
+        self.staged = staged  # the stage's files as listed when the load began
         self.emptied = emptied  # source keys the ledger records in a table that has no row now
         self.fields = fields or {}  # by source key: how a CSV not in the table's column order loads
         self.model = model
@@ -617,7 +617,7 @@ class _Run:
             workers = max(1, min(loader.workers, len(self.sources)))
             with _private_workdir() as workdir, contextlib.closing(loader._sessions(workers)) as sessions:
                 stage = loader.table.sibling(sql.STAGE_NAME)
-                leftovers = self._leftovers(stage, sessions)
+                leftovers = self._leftovers()
                 plan = LoadPlan(
                     table=loader.table if self.replacement is None else self.replacement.target,
                     stage=stage,
@@ -703,16 +703,10 @@ class _Run:
             return [(i, s) for i, s in self.sources if s.key not in self.emptied]
         return self.sources
 
-    def _leftovers(self, stage: sql.QualifiedName, sessions: SessionPool) -> Leftovers:
-        """What unfinished attempts left on the stage of this load's files; nothing if it cannot tell."""
-        keys = {stage_key(source) for _, source in self.sources}
-        if self.staged is not None:
-            return leftovers_among(self.staged, keys)
-        try:
-            with sessions.cursor() as cursor:
-                return leftovers_among(list_stage(cursor, stage), keys)
-        except Exception:
-            return Leftovers()
+    def _leftovers(self) -> Leftovers:
+        """What unfinished attempts left on the stage of this load's files, by the listing made
+        as the load began (nothing if the stage had to be made)."""
+        return leftovers_among(self.staged, {stage_key(source) for _, source in self.sources})
 
     def _watch(self, plan: LoadPlan, sessions: SessionPool) -> ServerWatch | None:
         address = server_address(self.loader.conn)

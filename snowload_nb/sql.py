@@ -264,6 +264,11 @@ def _literal_key(key: str) -> str:
     return f"'{key}'"
 
 
+def _literal_keys(keys: Sequence[str]) -> str:
+    """Keys as the list of an `IN (…)`; NULL for none, which matches nothing."""
+    return ", ".join(_literal_key(k) for k in keys) or "NULL"
+
+
 def create_ledger(ledger: QualifiedName) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {ledger.sql} "
@@ -309,7 +314,7 @@ def claim_slots(locks: QualifiedName, slots: Sequence[int], attempt: str) -> str
 
 def loaded_sources(ledger: QualifiedName, table_key: str, source_keys: list[str]) -> str:
     """Which of `source_keys` the table has loaded, by the ledger."""
-    keys = ", ".join(_literal_key(k) for k in source_keys) or "NULL"
+    keys = _literal_keys(source_keys)
     return (
         f'SELECT DISTINCT "SOURCE_KEY" FROM {ledger.sql} '
         f'WHERE "TABLE_KEY" = {_literal_key(table_key)} AND "SOURCE_KEY" IN ({keys})'
@@ -319,7 +324,7 @@ def loaded_sources(ledger: QualifiedName, table_key: str, source_keys: list[str]
 def loaded_sources_held(ledger: QualifiedName, table_key: str, source_keys: list[str], table: QualifiedName) -> str:
     """`loaded_sources` with the rows each recorded and whether `table` has any row now (1 or 0):
     a record of rows the table no longer has any of is not to be trusted."""
-    keys = ", ".join(_literal_key(k) for k in source_keys) or "NULL"
+    keys = _literal_keys(source_keys)
     return (
         f'SELECT "SOURCE_KEY", SUM("ROWS_LOADED"), (SELECT COUNT(*) FROM (SELECT 1 FROM {table.sql} LIMIT 1)) '
         f'FROM {ledger.sql} WHERE "TABLE_KEY" = {_literal_key(table_key)} AND "SOURCE_KEY" IN ({keys}) '
@@ -330,7 +335,7 @@ def loaded_sources_held(ledger: QualifiedName, table_key: str, source_keys: list
 def forget_if_emptied(ledger: QualifiedName, table_key: str, source_keys: list[str], table: QualifiedName) -> str:
     """Deletes the sources' records while `table` has no row: a table dropped and made again, or
     emptied, holds none of what they say it loaded."""
-    keys = ", ".join(_literal_key(k) for k in source_keys) or "NULL"
+    keys = _literal_keys(source_keys)
     return (
         f'DELETE FROM {ledger.sql} WHERE "TABLE_KEY" = {_literal_key(table_key)} AND "SOURCE_KEY" IN ({keys}) '
         f"AND NOT EXISTS (SELECT 1 FROM {table.sql})"
