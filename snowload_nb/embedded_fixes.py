@@ -23,6 +23,9 @@
   read_csv(header = false) gives it.
 - `COPY ... FILE_FORMAT = (... COMPRESSION = ZSTD)`: fakesnow knows GZIP and NONE only and
   refuses ZSTD (NotImplementedError, an HTTP 500), though DuckDB reads zstd files; here it does.
+- A quoted empty CSV field (`""`) is an empty string on Snowflake, and only an unquoted empty
+  field is NULL (`EMPTY_FIELD_AS_NULL`); DuckDB's read_csv, as fakesnow calls it, makes both
+  NULL, so text the file holds would load as no value. Here a quoted field is never NULL.
 - `PUT ... SOURCE_COMPRESSION = GZIP OVERWRITE = TRUE`: Snowflake's answer to a PUT carries the
   statement's options back to the connector; fakesnow's always says `auto_detect` and no
   overwrite. The connector then guesses each file's type (re-reading the system's MIME table,
@@ -80,6 +83,7 @@ def apply() -> None:
         FakeSnowflakeCursor.execute = _answering_as_snowflake(FakeSnowflakeCursor.execute)  # type: ignore[method-assign]
         _read_positional_columns()
         _read_zstd()
+        _quoted_fields_are_text()
         _answer_put_with_its_options()
         _describe_results_as_they_ran()
         threading.Thread(target=_reap_idle_transactions, name="snowload-embedded-reaper", daemon=True).start()
@@ -193,6 +197,21 @@ def _read_zstd() -> None:
         return read
 
     copy_into.handle_csv = with_zstd
+
+
+def _quoted_fields_are_text() -> None:
+    """A quoted field is its text, `""` an empty string: only an unquoted empty field is NULL."""
+    from fakesnow.copy_into import ReadCSV
+
+    read_expression = ReadCSV.read_expression
+
+    def quoted_not_null(self: ReadCSV, url: str) -> Any:
+        expression = read_expression(self, url)
+        if self.quote:
+            expression.append("expressions", ReadCSV.make_eq("allow_quoted_nulls", False))
+        return expression
+
+    ReadCSV.read_expression = quoted_not_null  # type: ignore[method-assign]
 
 
 def _answer_put_with_its_options() -> None:

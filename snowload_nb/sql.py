@@ -218,11 +218,19 @@ def copy_into(
     CSV (it then ignores ERROR_ON_COLUMN_COUNT_MISMATCH); the embedded server runs it once
     `embedded_fixes` reads `$n` as the file's n-th column. Parquet is matched by name by COPY itself.
     """
+    # Each value as written, where Snowflake's defaults would change it: an unquoted field's
+    # backslash escapes the next character (`C:\new` loads a line break, and a field ending in one
+    # joins its row to the next), and Parquet bytes with no logical type are read as UTF-8 text,
+    # not as the bytes they are (the connector's write_pandas turns that off too). The embedded
+    # server reads both as written either way.
     if file_format is FileFormat.CSV:
-        fmt = f"TYPE = CSV SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"' COMPRESSION = {compression.value}"
+        fmt = (
+            "TYPE = CSV SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"' ESCAPE_UNENCLOSED_FIELD = NONE "
+            f"COMPRESSION = {compression.value}"
+        )
         options = ""
     else:
-        fmt = "TYPE = PARQUET"
+        fmt = "TYPE = PARQUET BINARY_AS_TEXT = FALSE"
         options = " MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE"
     origin = source.sql
     into = table.sql
