@@ -72,11 +72,29 @@ SLOW_LINK = "20 Mbit/s"
 WARM = "auto, warm"  # after the other loads on this link, in the same session: knows the link
 OLD_DEFAULT = "ISA-L 1 (old default)"
 CELL_EVERY = 0.05  # s between the calling thread's cells during a load
+AGAIN = " again"  # with --twice: each fixed choice loaded a second time, as a case of its own
 PACKAGES = ("snowflake-connector-python", "fakesnow", "duckdb", "isal", "zstandard", "snowload_nb")
 
 
+def run_cases(twice: bool) -> dict[str, dict[str, Any]]:
+    """The cases a run loads; `twice`: every fixed choice also once more, under its own name."""
+    if not twice:
+        return CASES
+    again = {f"{case}{AGAIN}": options for case, options in CASES.items() if not case.startswith("auto")}
+    return {
+        **{c: o for c, o in CASES.items() if not c.startswith("auto")},
+        **again,
+        "auto": CASES["auto"],
+        WARM: CASES[WARM],
+    }
+
+
 def one_run(
-    repetitions: int, sizes_mb: tuple[int, ...] = SIZES_MB, links: tuple[str, ...] = tuple(LINKS), rtt: float = 0.0
+    repetitions: int,
+    sizes_mb: tuple[int, ...] = SIZES_MB,
+    links: tuple[str, ...] = tuple(LINKS),
+    rtt: float = 0.0,
+    twice: bool = False,
 ) -> dict[str, Any]:
     """Per link and case: seconds, bytes sent, worst cell delay, and auto's choices."""
     import snowload_nb as sl
@@ -84,6 +102,7 @@ def one_run(
     from snowload_nb.local import embedded_session
 
     out: dict[str, Any] = {"load": os.getloadavg(), "links": {}}
+    cases_run = run_cases(twice)
     with tempfile.TemporaryDirectory(prefix="bench-links-") as folder, server_process() as kwargs:
         files = generate_files(Path(folder), [mb * 1_000_000 for mb in sizes_mb])
         paths = [str(f.path) for f in files]
@@ -94,21 +113,21 @@ def one_run(
         for link in links:
             rate = LINKS[link]
             cases: dict[str, dict[str, list[Any]]] = {
-                c: {"s": [], "sent": [], "delay": [], "codecs": []} for c in CASES
+                c: {"s": [], "sent": [], "delay": [], "codecs": []} for c in cases_run
             }
             latency = rtt / 2  # each way
             _seen_as_remote(rate is not None or rtt > 0)
             shared = TcpProxy(kwargs["port"], rate=rate, latency=latency).start()  # the link the session has measured
             try:
                 for repetition in range(repetitions):
-                    for case in [*round_order([c for c in CASES if c != WARM], repetition), WARM]:
+                    for case in [*round_order([c for c in cases_run if c != WARM], repetition), WARM]:
                         number += 1
                         # auto starts cold on a proxy of its own: a link this session never used
                         proxy = (
                             TcpProxy(kwargs["port"], rate=rate, latency=latency).start() if case == "auto" else shared
                         )
                         try:
-                            entry = _load(sl, setup, proxy, kwargs, CASES[case], paths, f"LINK_{number}")
+                            entry = _load(sl, setup, proxy, kwargs, cases_run[case], paths, f"LINK_{number}")
                         finally:
                             if proxy is not shared:
                                 proxy.stop()
@@ -224,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rtt-ms", type=float, default=0.0, help="round-trip time every link adds, in ms (default 0: a bandwidth only)"
     )
+    parser.add_argument(
+        "--twice",
+        action="store_true",
+        help="load every fixed choice twice per repetition, and report how the best one's second loading "
+        "compares with it: what a chooser that always picks the best could show here",
+    )
     parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
     given = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(given)
@@ -232,16 +257,18 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [link for link in links if link not in LINKS]:
         parser.error(f"unknown links {unknown}; known: {', '.join(LINKS)}")
     if args.one_run:
-        print(json.dumps(one_run(args.repetitions, sizes, links, args.rtt_ms / 1000)))
+        print(json.dumps(one_run(args.repetitions, sizes, links, args.rtt_ms / 1000, args.twice)))
         return 0
     options = ["--repetitions", str(args.repetitions), "--sizes-mb", args.sizes_mb, "--links", ",".join(links)]
-    options += ["--rtt-ms", str(args.rtt_ms)]
+    options += ["--rtt-ms", str(args.rtt_ms), *(["--twice"] if args.twice else [])]
     runs = runs_in_processes(__file__, options, args.runs)
     # A run other than the standard one keeps a section of its own.
     title = TITLE
     if (sizes, links, args.rtt_ms) != (SIZES_MB, tuple(LINKS), 0.0):
         title = f"{TITLE}: {sum(sizes)} MB at {', '.join(links)}"
         title += f", {args.rtt_ms:g} ms round trips" if args.rtt_ms else ""
+    if args.twice:
+        title += ", each fixed choice loaded twice"
     write_section(RESULTS, title, _section(runs, command_line(__file__, given), title, sizes, links, args.rtt_ms))
     return 0
 
@@ -259,6 +286,38 @@ def _count(verdicts: list[bool]) -> str:
 
 def _median(run: dict[str, Any], link: str, case: str) -> float:
     return statistics.median(run["links"][link][case]["s"])
+
+
+def _resolution(runs: list[dict[str, Any]], links: tuple[str, ...], fixed: list[str]) -> list[str]:
+    """How far the best fixed choice's own second loading, in the same run, is from it: a chooser
+    that always picks the best choice scores this against the target, so a 5% target can be told
+    from noise only where it is well under 1.05. Either loading of each choice may be the first."""
+    lines = [
+        "",
+        "Each fixed choice was also loaded a second time in every repetition (a case of its own, in the "
+        "same balanced order). Per link and run, the best fixed choice of one set of loadings, and how "
+        "the same choice's loadings in the other set compare with it: what a chooser that always picks "
+        "the best could score against the first target.",
+        "",
+        "| link | run | best of the first set | its second loadings / it | best of the second set "
+        "| its first loadings / it |",
+        "|---|---:|---|---:|---|---:|",
+    ]
+    within = []
+    for link in links:
+        for n, run in enumerate(runs, 1):
+            first = {c: _median(run, link, c) for c in fixed}
+            second = {c: _median(run, link, f"{c}{AGAIN}") for c in fixed}
+            best_first = min(first, key=first.__getitem__)
+            best_second = min(second, key=second.__getitem__)
+            ratios = (second[best_first] / first[best_first], first[best_second] / second[best_second])
+            within += [ratio <= 1.05 for ratio in ratios]
+            lines.append(
+                f"| {link} | {n} | {best_first}, {first[best_first]:.2f} s | {ratios[0]:.2f} | "
+                f"{best_second}, {second[best_second]:.2f} s | {ratios[1]:.2f} |"
+            )
+    lines += ["", f"Such a chooser within 5% of the best fixed choice: {sum(within)} of {len(within)}."]
+    return lines
 
 
 def _section(
@@ -323,6 +382,8 @@ def _section(
             medians = [_median(run, link, case) for run in runs]
             spreads.append((max(medians) - min(medians)) / statistics.median(medians))
     delays = [max(max(e["delay"]) for e in run["links"][link].values()) for run in runs for link in links]
+    if any(f"{fixed[0]}{AGAIN}" in run["links"][links[0]] for run in runs):
+        lines += _resolution(runs, links, fixed)
     idles = [run["idle_delay"] for run in runs]
     shares = [share for run in runs for share in run["display"].values()]
     lines += [
