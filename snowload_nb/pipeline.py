@@ -207,13 +207,15 @@ def load_file(
             return PendingCopy(index, source, job.target, staged)
         outcome = _copy(job, staged)
         end_quietly(model, index, outcome.state, rows=outcome.rows, error=outcome.error)
-    except (Cancelled, GaveUp):  # GaveUp: the load stopped waiting for this file's statement
+    except (Cancelled, GaveUp) as stopped:  # GaveUp: the load stopped waiting for this file's statement
         _settle(in_flight)
         if plan.outage.reason is not None:  # halted because the server is gone, not by the user
             why = f"the server stopped answering ({plan.outage.reason}) before it finished: load it again"
             end_quietly(model, index, FileState.FAILED, error=why)
         else:
             end_quietly(model, index, FileState.CANCELLED, error="cancelled before it finished")
+            if sent and staged is None and isinstance(stopped, Cancelled):  # a server that answers: tidy
+                clean_stage(job.target, sessions, plan)  # the parts it sent could never load
     except Exception as exc:
         _settle(in_flight)
         if sent and staged is None:  # the parts it sent can never load: not left on the stage

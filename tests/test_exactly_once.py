@@ -31,23 +31,42 @@ def big(tmp_path_factory):
     return write_csv(tmp_path_factory.mktemp("big") / "big.csv", 0, 1, 24_000_000 // ROW_BYTES)
 
 
-def test_parts_left_by_a_cancelled_load_are_never_loaded_again(conn, table, big):
-    puts = []
-    job = None
+def cancel_after_two_parts(job_of, puts, refuse_remove=False):
+    """A statement hook: cancel the load once it has sent two parts and starts a third PUT
+    (and, with `refuse_remove`, fail its REMOVEs, as a server that stops answering would)."""
 
-    def cancel_after_two_parts(statement):
+    def before(statement):
         if verb(statement) == "PUT":
             puts.append(statement)
             if len(puts) == 3:
-                job.cancel()
+                job_of().cancel()
+        if refuse_remove and verb(statement) == "REMOVE":
+            raise RuntimeError("REMOVE refused by the test")
 
-    loader = sl.Loader(
-        conn, table, progress="none", part_size_mb=5, compression="none", connect=Interceptor(cancel_after_two_parts)
-    )
-    job = loader.start([str(big.path)])
-    first = job.result()
+    return before
+
+
+def test_a_cancelled_load_removes_the_parts_it_sent(conn, table, big):
+    puts, jobs = [], []
+    hook = cancel_after_two_parts(lambda: jobs[0], puts)
+    loader = sl.Loader(conn, table, progress="none", part_size_mb=5, compression="none", connect=Interceptor(hook))
+    jobs.append(loader.start([str(big.path)]))
+
+    result = jobs[0].result()
+
+    assert result.cancelled and result.files[0].status == "cancelled"
+    assert len(puts) >= 2 and table_facts(conn, table) == (0, 0, 0)
+    assert staged_files(conn) == []  # nothing of the attempt is left on the stage
+
+
+def test_parts_left_by_a_cancelled_load_are_never_loaded_again(conn, table, big):
+    puts, jobs = [], []
+    hook = cancel_after_two_parts(lambda: jobs[0], puts, refuse_remove=True)
+    loader = sl.Loader(conn, table, progress="none", part_size_mb=5, compression="none", connect=Interceptor(hook))
+    jobs.append(loader.start([str(big.path)]))
+    first = jobs[0].result()
     assert first.cancelled and first.files[0].status == "cancelled"
-    assert table_facts(conn, table) == (0, 0, 0)
+    assert table_facts(conn, table) == (0, 0, 0) and staged_files(conn)  # its parts stayed
 
     again = sl.Loader(conn, table, progress="none").load([str(big.path)])  # another part plan
 
