@@ -484,7 +484,14 @@ def _copy_pack_in(
     if cancel.is_set():
         raise Cancelled
     statement = sql.copy_into(
-        plan.table, staged, batch.file_format, batch.compression, force=True, fields=batch.fields, purge=False
+        plan.table,
+        staged,
+        batch.file_format,
+        batch.compression,
+        force=True,
+        fields=batch.fields,
+        purge=False,
+        bytes_as_text=not plan.binary_columns,
     )
     try:
         cursor.execute(statement)
@@ -711,7 +718,14 @@ def _copy_in(
     if cancel.is_set():
         raise Cancelled
     statement = sql.copy_into(
-        plan.table, target, batch.file_format, batch.compression, force=True, fields=batch.fields, purge=False
+        plan.table,
+        target,
+        batch.file_format,
+        batch.compression,
+        force=True,
+        fields=batch.fields,
+        purge=False,
+        bytes_as_text=not plan.binary_columns,
     )
     try:
         run(statement)

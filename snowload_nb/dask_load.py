@@ -41,7 +41,7 @@ from .pipeline import Staged as StagedParts
 from .result import LoadResult, titled
 from .schema import Refused
 from .sessions import SessionPool, exclusive_use
-from .sql import Compression, StagePath
+from .sql import Compression, QualifiedName, StagePath
 from .views import NullView, View, make_view
 from .views.refresher import Refresher
 from .watch import server_address
@@ -167,6 +167,16 @@ def _prepare_stage(loader: Any) -> bool:
         cursor.close()
 
 
+def _has_binary_columns(sessions: SessionPool, table: QualifiedName) -> bool:
+    """Whether the table has BINARY columns, which the partitions' bytes must load into as bytes;
+    a table whose columns cannot be read fails its COPY with the reason."""
+    try:
+        with sessions.cursor() as cursor:
+            return any(column.binary for column in read_table_columns(cursor, table))
+    except Exception:
+        return False
+
+
 def _name_problem(loader: Any, names: list[str]) -> str | None:
     """Why the frame's columns do not load into the existing table by name, or None."""
     cursor = loader.conn.cursor()
@@ -283,6 +293,7 @@ class DaskRun:
                     part_size=1,
                     force=self.loader.force or replacement is not None,
                     defer_copy=True,
+                    binary_columns=_has_binary_columns(sessions, target),
                 )
                 try:
                     copy_all_or_nothing(pending, [], plan, self.model, sessions, self._cancel, replacement)

@@ -25,7 +25,9 @@
   refuses ZSTD (NotImplementedError, an HTTP 500), though DuckDB reads zstd files; here it does.
 - A quoted empty CSV field (`""`) is an empty string on Snowflake, and only an unquoted empty
   field is NULL (`EMPTY_FIELD_AS_NULL`); DuckDB's read_csv, as fakesnow calls it, makes both
-  NULL, so text the file holds would load as no value. Here a quoted field is never NULL.
+  NULL, so text the file holds would load as no value. Here a quoted field is never NULL (a
+  quoted `"\\N"` too, as the loader's type inference reads it; whether Snowflake's NULL_IF
+  matches a quoted value is not something this server can tell).
 - `PUT ... SOURCE_COMPRESSION = GZIP OVERWRITE = TRUE`: Snowflake's answer to a PUT carries the
   statement's options back to the connector; fakesnow's always says `auto_detect` and no
   overwrite. The connector then guesses each file's type (re-reading the system's MIME table,

@@ -250,6 +250,7 @@ class Loader:
                 hold=hold.pop_all(),
                 replacement=replacement,
                 staged=prepared.staged,
+                binary_columns=any(plan.binary for plan in plans.values()),
             )
         with run.discarded_on_interrupt():
             for i, reason in refused.items():
@@ -331,6 +332,7 @@ class Loader:
                 fields=fields,
                 staged=prepared.staged,
                 emptied=frozenset(emptied),
+                binary_columns=any(plans[i].binary for i, _ in to_load),
             )
         with run.discarded_on_interrupt():
             for i, reason in refused.items():
@@ -389,8 +391,9 @@ class Loader:
         fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
         staged: tuple[str, ...] = (),
         emptied: frozenset[str] = frozenset(),
+        binary_columns: bool = False,
     ) -> _Run:
-        run = _Run(self, model, sources, atomic, hold, replacement, fields or {}, staged, emptied)
+        run = _Run(self, model, sources, atomic, hold, replacement, fields or {}, staged, emptied, binary_columns)
         with run.discarded_on_interrupt():
             run.view = make_view(
                 resolve_progress(self.progress), self.workers, on_cancel=run.cancel, background=background
@@ -535,8 +538,10 @@ class _Run:
         fields: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
         staged: tuple[str, ...] = (),
         emptied: frozenset[str] = frozenset(),
+        binary_columns: bool = False,
     ) -> None:
         self.loader = loader
+        self.binary_columns = binary_columns  # the files load into BINARY columns
         self.staged = staged  # the stage's files as listed when the load began
         self.emptied = emptied  # source keys the ledger records in a table that has no row now
         self.fields = fields or {}  # by source key: how a CSV not in the table's column order loads
@@ -634,6 +639,7 @@ class _Run:
                     leftover_files=leftovers.files,
                     fields=self.fields,
                     codecs=self.codecs,
+                    binary_columns=self.binary_columns,
                 )
                 uploads = ThreadPoolExecutor(workers, thread_name_prefix="snowload-upload")
                 executor = ThreadPoolExecutor(workers, thread_name_prefix="snowload-worker")
@@ -751,6 +757,7 @@ class _Run:
             self._halt.set()
             self._give_up_running(gone)  # first: a worker the abandon wakes finds its file ended
             self._gave_up = True
+            plan.abandoned.set()
             sessions.abandon()
             return True
         return False

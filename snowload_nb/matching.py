@@ -32,6 +32,7 @@ EXTRA_COLUMNS = ("fail", "ignore")
 class TableColumn:
     name: str  # exactly as the table has it
     nullable: bool
+    binary: bool = False  # BINARY: Parquet bytes load into it only as bytes (sql.copy_into)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ColumnPlan:
     fields: tuple[tuple[str, int], ...] | None = None
     null_columns: tuple[str, ...] = ()  # table columns the file lacks: NULL in its rows
     ignored_columns: tuple[str, ...] = ()  # file columns the table lacks: not loaded
+    binary: bool = False  # a column of the file loads into a BINARY column
 
     @property
     def positional(self) -> bool:
@@ -61,7 +63,11 @@ def read_table_columns(cursor: Any, table: QualifiedName) -> list[TableColumn]:
     names = [str(d[0]).lower() for d in cursor.description or ()]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     return [
-        TableColumn(str(r["name"]), str(r.get("null?", "Y")).upper() != "N")
+        TableColumn(
+            str(r["name"]),
+            str(r.get("null?", "Y")).upper() != "N",
+            binary=str(r.get("type", "")).upper().startswith(("BINARY", "VARBINARY")),
+        )
         for r in rows
         if str(r.get("kind", "COLUMN")).upper() == "COLUMN"  # a virtual column takes no values
     ]
@@ -73,7 +79,7 @@ def plan_columns(names: Sequence[str], table: Sequence[TableColumn], extra_colum
     `names` passed `schema.name_problem` already: none is empty and none repeats, case aside.
     """
     if len(names) == len(table) and all(_key(n) == _key(c.name) for n, c in zip(names, table, strict=True)):
-        return ColumnPlan()  # the fast path: a plain COPY, by position
+        return ColumnPlan(binary=any(c.binary for c in table))  # the fast path: a plain COPY, by position
     by_key: dict[str, list[TableColumn]] = {}
     for column in table:
         by_key.setdefault(_key(column.name), []).append(column)
@@ -104,6 +110,7 @@ def plan_columns(names: Sequence[str], table: Sequence[TableColumn], extra_colum
         fields=tuple((c.name, fields[c.name]) for c in table if c.name in fields),
         null_columns=tuple(c.name for c in missing),
         ignored_columns=tuple(extra),
+        binary=any(c.binary for c in table if c.name in fields),
     )
 
 

@@ -110,6 +110,9 @@ class LoadPlan:
     fields: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     # How each CSV part is staged (forced, or auto from measured rates); None: `compression_level`.
     codecs: CodecPicker | None = None
+    binary_columns: bool = False  # the files load into BINARY columns: Parquet bytes go as bytes
+    # Set once the load no longer waits for its workers: a worker still running sends nothing more.
+    abandoned: threading.Event = field(default_factory=threading.Event)
 
     @property
     def batch_codec(self) -> Codec:
@@ -214,8 +217,9 @@ def load_file(
             end_quietly(model, index, FileState.FAILED, error=why)
         else:
             end_quietly(model, index, FileState.CANCELLED, error="cancelled before it finished")
-            if sent and staged is None and isinstance(stopped, Cancelled):  # a server that answers: tidy
-                clean_stage(job.target, sessions, plan)  # the parts it sent could never load
+            # The parts it sent can never load; nothing else removes a deferred file's once staged.
+            if sent and (staged is None or plan.defer_copy) and isinstance(stopped, Cancelled):
+                clean_stage(job.target, sessions, plan)
     except Exception as exc:
         _settle(in_flight)
         if sent and staged is None:  # the parts it sent can never load: not left on the stage
@@ -248,7 +252,13 @@ class PendingCopy:
     def statement(self, plan: LoadPlan) -> str:
         fields = plan.fields.get(self.source.key)
         return sql.copy_into(
-            plan.table, self.target, self.source.format, self.staged.compression, force=plan.force, fields=fields
+            plan.table,
+            self.target,
+            self.source.format,
+            self.staged.compression,
+            force=plan.force,
+            fields=fields,
+            bytes_as_text=not plan.binary_columns,
         )
 
 
@@ -385,7 +395,7 @@ def leftovers_among(staged: Iterable[str], keys: set[str]) -> Leftovers:
 
 def clean_stage(folder: StagePath | StagedFile, sessions: SessionPool, plan: LoadPlan) -> None:
     """Remove staged files we no longer need; a failure here costs only stage space."""
-    if plan.outage.reason is not None:
+    if plan.outage.reason is not None or plan.abandoned.is_set():
         return
     try:
         with sessions.cursor() as cursor:

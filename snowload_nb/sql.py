@@ -209,6 +209,7 @@ def copy_into(
     force: bool = False,
     fields: Sequence[tuple[str, int]] | None = None,
     purge: bool = True,
+    bytes_as_text: bool = True,
 ) -> str:
     """Load every file under `source` into `table` in one statement, so a file loads all or nothing.
 
@@ -220,9 +221,11 @@ def copy_into(
     """
     # Each value as written, where Snowflake's defaults would change it: an unquoted field's
     # backslash escapes the next character (`C:\new` loads a line break, and a field ending in one
-    # joins its row to the next), and Parquet bytes with no logical type are read as UTF-8 text,
-    # not as the bytes they are (the connector's write_pandas turns that off too). The embedded
-    # server reads both as written either way.
+    # joins its row to the next). Parquet bytes with no logical type are read as UTF-8 text, which
+    # a BINARY column then takes as hex: `bytes_as_text=False` (the table has BINARY columns the
+    # files load into) reads them as bytes, as the connector's write_pandas does for tables it
+    # makes; a VARCHAR column still takes text some writers store as such bytes. The embedded
+    # server reads all of these as written either way.
     if file_format is FileFormat.CSV:
         fmt = (
             "TYPE = CSV SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"' ESCAPE_UNENCLOSED_FIELD = NONE "
@@ -230,7 +233,7 @@ def copy_into(
         )
         options = ""
     else:
-        fmt = "TYPE = PARQUET BINARY_AS_TEXT = FALSE"
+        fmt = "TYPE = PARQUET" + ("" if bytes_as_text else " BINARY_AS_TEXT = FALSE")
         options = " MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE"
     origin = source.sql
     into = table.sql

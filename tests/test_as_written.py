@@ -3,9 +3,10 @@
 Snowflake's COPY defaults change such values: in an unquoted CSV field a backslash escapes the
 next character (ESCAPE_UNENCLOSED_FIELD = '\\', so `C:\\new` loads a line break and a field
 ending in a backslash joins its row to the next), and Parquet bytes with no logical type are
-read as UTF-8 text (BINARY_AS_TEXT = TRUE). The embedded server (DuckDB) reads both as written
-whatever COPY says, so those checks are two: the values in the table, and that every COPY the
-loader sent tells Snowflake to read them so (without the options, only the second fails). A
+read as UTF-8 text (BINARY_AS_TEXT = TRUE), which a BINARY column takes as hex. The embedded
+server (DuckDB) reads both as written whatever COPY says, so those checks are two: the values in
+the table, and that every COPY the loader sent tells Snowflake to read them so (without the
+options, only the second fails). A
 quoted empty field is an empty string on Snowflake; the embedded server made it NULL until
 `embedded_fixes` said otherwise (without that, the rows check fails).
 """
@@ -111,3 +112,26 @@ def test_bytes_in_a_dataframe_load_as_their_bytes(conn, new_table):
     assert result.ok, result.summary()
     assert [row[0] for row in rows_of(conn, new_table, '"BLOB"')] == [b"cafe", b"\x00\xff", None]
     assert copies.formats and all(f.get("BINARY_AS_TEXT") == "FALSE" for f in copies.formats), copies.formats
+
+
+def test_an_existing_table_reads_bytes_as_its_columns_take_them(conn, new_table, tmp_path):
+    """BINARY columns take a file's bytes as bytes. A table with none keeps Snowflake's default,
+    under which text that some Parquet writers store as bytes still loads into VARCHAR as text."""
+    texts, blobs = f"{new_table}_TEXT", f"{new_table}_BLOB"
+    conn.cursor().execute(f'CREATE TABLE "{texts}" ("ID" NUMBER, "S" VARCHAR)')
+    conn.cursor().execute(f'CREATE TABLE "{blobs}" ("ID" NUMBER, "B" BINARY)')
+    ids = pa.array([1, 2], pa.int64())
+    pq.write_table(pa.table({"ID": ids, "S": pa.array([b"hello", b"cafe"], pa.binary())}), tmp_path / "s.parquet")
+    pq.write_table(pa.table({"ID": ids, "B": pa.array([b"cafe", b"\x00\xff"], pa.binary())}), tmp_path / "b.parquet")
+    into_texts, into_blobs = CopyFormats(), CopyFormats()
+
+    loaded = [
+        sl.Loader(conn, texts, progress="none", connect=into_texts.connect).load([str(tmp_path / "s.parquet")]),
+        sl.Loader(conn, blobs, progress="none", connect=into_blobs.connect).load([str(tmp_path / "b.parquet")]),
+    ]
+
+    assert all(result.ok for result in loaded), [result.summary() for result in loaded]
+    assert rows_of(conn, texts, '"ID", "S"') == [(1, "hello"), (2, "cafe")]
+    assert rows_of(conn, blobs, '"ID", "B"') == [(1, b"cafe"), (2, b"\x00\xff")]
+    assert into_texts.formats and all("BINARY_AS_TEXT" not in f for f in into_texts.formats), into_texts.formats
+    assert into_blobs.formats and all(f.get("BINARY_AS_TEXT") == "FALSE" for f in into_blobs.formats)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+dask = pytest.importorskip("dask", reason="the dask extra: make test installs it")
 dd = pytest.importorskip("dask.dataframe", reason="the dask extra: make test installs it")
 distributed = pytest.importorskip("distributed")
 
@@ -159,6 +160,31 @@ def test_the_new_table_has_the_types_of_every_partition_merged(client, conn):
     rows = conn.cursor().execute(f'SELECT "id", "code" FROM {table} ORDER BY "id"').fetchall()
     expected = [(i, i + 0.25 if 30 <= i < 40 else i) for i in range(PARTITIONS * 10)]
     assert [(int(i), float(c)) for i, c in rows] == expected
+
+
+def test_bytes_load_as_bytes_into_the_binary_column_the_load_makes(client, conn, monkeypatch):
+    """Snowflake reads Parquet bytes as text unless COPY says otherwise (BINARY_AS_TEXT): every COPY
+    the notebook sends says so, and the rows are the partitions' bytes."""
+    statements = []
+    build = sql.copy_into
+
+    def recorded(*args, **kwargs):
+        statements.append(build(*args, **kwargs))
+        return statements[-1]
+
+    monkeypatch.setattr(sql, "copy_into", recorded)  # the notebook's process builds every COPY
+    blobs = pd.DataFrame({"id": np.arange(40), "blob": [bytes([i, 255 - i]) + b"cafe" for i in range(40)]})
+    table = f"DASK_BYTES_{os.getpid()}"
+
+    with dask.config.set({"dataframe.convert-string": False}):  # Dask would make the bytes str
+        ddf = dd.from_pandas(blobs, npartitions=4)
+
+    result = sl.Loader(conn, table, create_table=True, progress="none").load_dataframe(ddf)
+
+    assert result.ok, [f.error for f in result.failed]
+    rows = conn.cursor().execute(f'SELECT "id", "blob" FROM {table} ORDER BY "id"').fetchall()
+    assert [(int(i), bytes(b)) for i, b in rows] == list(zip(range(40), blobs["blob"], strict=True))
+    assert statements and all("BINARY_AS_TEXT = FALSE" in statement for statement in statements)
 
 
 def _raise_in_partition_7(df: pd.DataFrame, partition_info=None) -> pd.DataFrame:

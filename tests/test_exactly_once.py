@@ -59,6 +59,25 @@ def test_a_cancelled_load_removes_the_parts_it_sent(conn, table, big):
     assert staged_files(conn) == []  # nothing of the attempt is left on the stage
 
 
+def test_an_all_or_nothing_load_cancelled_as_its_file_is_staged_leaves_nothing_staged(conn, table, tmp_path):
+    """Cancelled at its only PUT: the part goes up, the file never reaches its COPY, and what it
+    staged is removed (a file the all-or-nothing COPY never takes has no one else to remove it)."""
+    source = write_csv(tmp_path / "one.csv", 0, 1, 1000)
+    jobs = []
+
+    def cancel_at_the_put(statement):
+        if verb(statement) == "PUT":
+            jobs[0].cancel()
+
+    loader = sl.Loader(conn, table, progress="none", atomic=True, connect=Interceptor(cancel_at_the_put))
+    jobs.append(loader.start([str(source.path)]))
+
+    result = jobs[0].result()
+
+    assert result.cancelled and table_facts(conn, table) == (0, 0, 0)
+    assert staged_files(conn) == []
+
+
 def test_parts_left_by_a_cancelled_load_are_never_loaded_again(conn, table, big):
     puts, jobs = [], []
     hook = cancel_after_two_parts(lambda: jobs[0], puts, refuse_remove=True)
