@@ -379,6 +379,21 @@ def _write_pack(rows: _Rows, members: tuple[_PackMember, ...], plan: LoadPlan, c
     return part.path
 
 
+def _copy_statement(batch: Batch, target: StagePath | StagedFile, plan: LoadPlan) -> str:
+    """A batch's COPY: without PURGE, so a rejected batch's files stay for a COPY without the bad
+    one, and with FORCE, since the ledger, not COPY's load metadata, keeps a file from loading twice."""
+    return sql.copy_into(
+        plan.table,
+        target,
+        batch.file_format,
+        batch.compression,
+        force=True,
+        fields=batch.fields,
+        purge=False,
+        bytes_as_text=not plan.binary_columns,
+    )
+
+
 def _read_whole(source: SourceFile) -> bytes:
     """The file's bytes, as the version the load began with."""
     data = source.path.read_bytes()
@@ -483,16 +498,7 @@ def _copy_pack_in(
         model.begin(member.index, Phase.COPY)
     if cancel.is_set():
         raise Cancelled
-    statement = sql.copy_into(
-        plan.table,
-        staged,
-        batch.file_format,
-        batch.compression,
-        force=True,
-        fields=batch.fields,
-        purge=False,
-        bytes_as_text=not plan.binary_columns,
-    )
+    statement = _copy_statement(batch, staged, plan)
     try:
         cursor.execute(statement)
     except ProgrammingError as exc:
@@ -717,16 +723,7 @@ def _copy_in(
         model.begin(member.index, Phase.COPY)
     if cancel.is_set():
         raise Cancelled
-    statement = sql.copy_into(
-        plan.table,
-        target,
-        batch.file_format,
-        batch.compression,
-        force=True,
-        fields=batch.fields,
-        purge=False,
-        bytes_as_text=not plan.binary_columns,
-    )
+    statement = _copy_statement(batch, target, plan)
     try:
         run(statement)
     except ProgrammingError as exc:
