@@ -191,6 +191,7 @@ def load_file(
             end_quietly(model, index, FileState.CANCELLED, error=NOT_STARTED)
         return None
     staged: Staged | None = None
+    pending: PendingCopy | None = None  # handed to the caller, whose COPY takes its parts
     outcome: CopyOutcome | None = None
     try:
         if isinstance(source, SourceFile) and is_plain_csv(source) and csv_is_header_only(source.path):
@@ -207,28 +208,26 @@ def load_file(
         job.check()
         if plan.defer_copy:
             model.wait(index, Wait.STAGED)
-            return PendingCopy(index, source, job.target, staged)
+            pending = PendingCopy(index, source, job.target, staged)
+            return pending
         outcome = _copy(job, staged)
         end_quietly(model, index, outcome.state, rows=outcome.rows, error=outcome.error)
-    except (Cancelled, GaveUp) as stopped:  # GaveUp: the load stopped waiting for this file's statement
+    except (Cancelled, GaveUp):  # GaveUp: the load stopped waiting for this file's statement
         _settle(in_flight)
         if plan.outage.reason is not None:  # halted because the server is gone, not by the user
             why = f"the server stopped answering ({plan.outage.reason}) before it finished: load it again"
             end_quietly(model, index, FileState.FAILED, error=why)
         else:
             end_quietly(model, index, FileState.CANCELLED, error="cancelled before it finished")
-            # The parts it sent can never load; nothing else removes a deferred file's once staged.
-            if sent and (staged is None or plan.defer_copy) and isinstance(stopped, Cancelled):
-                clean_stage(job.target, sessions, plan)
     except Exception as exc:
         _settle(in_flight)
-        if sent and staged is None:  # the parts it sent can never load: not left on the stage
-            clean_stage(job.target, sessions, plan)
         end_quietly(model, index, FileState.FAILED, error=describe(exc))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         if staged is not None and not plan.defer_copy:
             tidy_stage(source, outcome is not None and outcome.state is FileState.LOADED, sessions, plan)
+        elif sent and pending is None:  # parts no COPY will ever take: not left on the stage
+            clean_stage(job.target, sessions, plan)
     return None
 
 
